@@ -1,0 +1,3 @@
+"""eofusion: multi-sensor Earth-observation fusion."""
+
+__version__ = "0.1.0"

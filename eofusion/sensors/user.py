@@ -1,0 +1,109 @@
+"""User-defined sensors from a mapping or a YAML file, validated (unknown keys are rejected by name)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from eofusion.errors import ConfigError, SensorRegistrationError
+from eofusion.sensors.model import Band, BandKind, Sensor
+from eofusion.sensors.registry import REGISTRY, SensorRegistry
+
+
+class _BandSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    kind: BandKind
+    resolution_m: float = Field(gt=0)
+    dtype: str = "float32"
+    units: str = "1"
+    common_name: str | None = None
+    aliases: tuple[str, ...] = ()
+    centre_nm: float | None = Field(default=None, gt=0)
+    bandwidth_nm: float | None = Field(default=None, gt=0)
+    polarisation: str | None = None
+    frequency_ghz: float | None = Field(default=None, gt=0)
+    nodata: float | None = None
+    scale: float = 1.0
+    offset: float = 0.0
+    norm_mean: float = 0.0
+    norm_std: float = Field(default=1.0, gt=0)
+    description: str = ""
+
+
+class _SensorSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    family: str | None = None
+    instrument: str = ""
+    platforms: tuple[str, ...] = ()
+    description: str = ""
+    bands: list[_BandSpec] = Field(min_length=1)
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        lines.append(f"  {loc}: {e['msg']}")
+    return f"Invalid sensor definition in {source}:\n" + "\n".join(lines)
+
+
+def sensor_from_dict(spec: Mapping[str, Any], source: str = "mapping") -> Sensor:
+    """Build a :class:`Sensor` from a mapping shaped like the YAML format (see ``docs`` in README).
+
+    Raises:
+        ConfigError: A key is unknown, missing or has a bad value; the message names the key path.
+    """
+    try:
+        parsed = _SensorSpec.model_validate(dict(spec))
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err, source)) from None
+    try:
+        bands = tuple(Band(**b.model_dump()) for b in parsed.bands)
+        return Sensor(
+            name=parsed.name,
+            family=parsed.family or parsed.name,
+            bands=bands,
+            instrument=parsed.instrument,
+            platforms=parsed.platforms,
+            description=parsed.description,
+        )
+    except SensorRegistrationError as err:
+        raise ConfigError(f"Invalid sensor definition in {source}: {err}") from None
+
+
+def load_sensor_yaml(path: str | Path) -> Sensor:
+    """Read one sensor definition from a YAML file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"Sensor file {path} does not exist.") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"Sensor file {path} is not valid YAML: {err}") from None
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"Sensor file {path} must hold a mapping with 'name' and 'bands'.")
+    return sensor_from_dict(data, source=str(path))
+
+
+def register_sensor(
+    spec: Sensor | Mapping[str, Any] | str | Path,
+    *,
+    replace: bool = False,
+    registry: SensorRegistry = REGISTRY,
+) -> Sensor:
+    """Register a sensor given as a :class:`Sensor`, a mapping, or a path to a YAML file."""
+    if isinstance(spec, Sensor):
+        sensor = spec
+    elif isinstance(spec, Mapping):
+        sensor = sensor_from_dict(spec)
+    else:
+        sensor = load_sensor_yaml(spec)
+    return registry.register(sensor, replace=replace)
