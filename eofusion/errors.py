@@ -75,3 +75,7 @@ class CheckpointError(EofusionError, ValueError):
 
 class SkippedInputWarning(EofusionWarning):
     """An input (item, asset, band) was skipped with ``on_error="skip"``; says which and why."""
+
+
+class InvalidQueryError(CatalogError, ValueError):
+    """A search argument (bbox, datetime, geometry, CQL2 filter, collection) is malformed; says how to fix it."""

@@ -6,17 +6,15 @@ import json
 import logging
 import sys
 from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-
-T = TypeVar("T")
 
 
 class JsonLogFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message and any ``extra`` fields."""
 
-    _RESERVED = set(vars(logging.makeLogRecord({})))
+    _RESERVED: frozenset[str] = frozenset(vars(logging.makeLogRecord({})))
 
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
@@ -58,7 +56,7 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-def progress(items: Iterable[T], description: str, total: int | None = None, enabled: bool = True) -> Iterator[T]:
+def progress[T](items: Iterable[T], description: str, total: int | None = None, enabled: bool = True) -> Iterator[T]:
     """A rich progress bar over ``items`` on stderr; silent when disabled or when stderr is not a TTY."""
     if not enabled:
         yield from items

@@ -16,7 +16,7 @@ _DN_SCALE = 1.0 / 255.0
 _NORM = {"red": (0.40, 0.20), "green": (0.40, 0.18), "blue": (0.38, 0.18), "nir": (0.45, 0.22)}
 
 
-def _aerial_band(common: str, index: int, centre: float, fwhm: float, res: float, camera: str) -> Band:
+def _aerial_band(common: str, index: int, *, centre: float, fwhm: float, res: float, camera: str) -> Band:
     """``index`` is the band's 1-based position in the delivered RGBN file (alias ``B1``..``B4``)."""
     mean, std = _NORM[common]
     return Band(
@@ -39,7 +39,7 @@ def _aerial_band(common: str, index: int, centre: float, fwhm: float, res: float
 
 def _aerial_sensor(name: str, res: float, camera: str, spectra: dict[str, tuple[float, float]]) -> Sensor:
     bands = tuple(
-        _aerial_band(common, i, centre, fwhm, res, camera)
+        _aerial_band(common, i, centre=centre, fwhm=fwhm, res=res, camera=camera)
         for i, (common, (centre, fwhm)) in enumerate(spectra.items(), start=1)
     )
     return Sensor(name=name, family="aerial", bands=bands, instrument="camera", description=camera)

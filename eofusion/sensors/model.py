@@ -122,7 +122,8 @@ class SpectralResponse:
                 f"The spectrum's wavelength grid ({wl.min():.0f}-{wl.max():.0f} nm) does not overlap this "
                 f"band's response ({self.wavelengths_nm[0]:.0f}-{self.wavelengths_nm[-1]:.0f} nm)."
             )
-        return np.trapezoid(np.asarray(spectrum, dtype=np.float64) * weights, wl, axis=-1) / total
+        weighted = np.trapezoid(np.asarray(spectrum, dtype=np.float64) * weights, wl, axis=-1)
+        return np.asarray(weighted / total, dtype=np.float64)
 
 
 @dataclass(frozen=True)

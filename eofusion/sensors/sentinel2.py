@@ -154,7 +154,7 @@ SCL_BAND = Band(
 
 def sentinel2_sensor(name: str) -> Sensor:
     """The registry entry for one Sentinel-2 satellite (``sentinel-2a``, ``-2b`` or ``-2c``)."""
-    bands = tuple(_band(name, b) for b in PUBLISHED_SPECTRA[name]) + (SCL_BAND,)
+    bands = (*(_band(name, b) for b in PUBLISHED_SPECTRA[name]), SCL_BAND)
     letter = name[-1].upper()
     return Sensor(
         name=name,

@@ -1,0 +1,7 @@
+"""``python -m eofusion`` is the ``eofusion`` command."""
+
+import sys
+
+from eofusion.cli import main
+
+sys.exit(main())
