@@ -19,6 +19,7 @@ from eofusion.errors import EofusionError
 
 # name -> "module:attribute" of a click command. Add a line here when a feature's command works.
 COMMANDS: dict[str, str] = {
+    "demo": "eofusion.cli.demo:demo",
     "sensors": "eofusion.cli.sensors:sensors",
 }
 
@@ -52,6 +53,7 @@ class LazyGroup(click.Group):
 
 # Short help per command, shown by `eofusion --help` without importing the command's module.
 COMMAND_HELP: dict[str, str] = {
+    "demo": "Run the main job end to end on the embedded demo world.",
     "sensors": "List registered sensors and bands, or show one sensor.",
 }
 
