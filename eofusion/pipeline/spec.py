@@ -1,0 +1,161 @@
+"""Job specs: what a scheduled run processes, read from ``pipelines/*.yaml`` and validated at the edge.
+
+Unknown keys are rejected with their path named (``outputs.probabilites: extra inputs are not permitted``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from eofusion.errors import ConfigError
+
+SensorKey = Literal["s2", "s1", "aerial", "dsm"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AoiSpec(_Strict):
+    """Where: exactly one of a bbox, a GeoJSON file, or a list of tile ids."""
+
+    bbox: tuple[float, float, float, float] | None = None
+    crs: str = "EPSG:4326"
+    geojson: Path | None = None
+    tiles: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> AoiSpec:
+        given = [k for k in ("bbox", "geojson", "tiles") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of bbox, geojson or tiles (got {given or 'none'})")
+        if self.bbox is not None and not (self.bbox[0] < self.bbox[2] and self.bbox[1] < self.bbox[3]):
+            raise ValueError(f"bbox {self.bbox} must be (minx, miny, maxx, maxy) with min < max")
+        return self
+
+
+class TilingSpec(_Strict):
+    """How the AOI is cut into tiles; the CRS defaults to the AOI's UTM zone."""
+
+    crs: str | None = None
+    tile_size_m: float = Field(default=2560.0, gt=0)
+
+
+class TimeSpec(_Strict):
+    """Acquisition window (inclusive)."""
+
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeSpec:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+    def interval(self) -> str:
+        """As a STAC datetime interval."""
+        return f"{self.start.isoformat()}/{self.end.isoformat()}"
+
+
+class CatalogSpec(_Strict):
+    """Which catalog to search: a source name/YAML from ``catalogs/``, or a local catalog file."""
+
+    source: str
+    max_items: int | None = Field(default=None, gt=0)
+
+
+class ModelSpec(_Strict):
+    """The model that makes the map."""
+
+    checkpoint: Path
+
+
+class OutputSpec(_Strict):
+    """What each tile writes, and where."""
+
+    dir: Path
+    probabilities: bool = False
+    quicklook: bool = True
+    mosaic: bool = True
+
+
+class RunSpec(_Strict):
+    """How the run is scheduled on Dask."""
+
+    scheduler: str | None = None  # address of an existing Dask scheduler; None starts a LocalCluster
+    workers: int = Field(default=1, ge=1)
+    threads_per_worker: int = Field(default=2, ge=1)
+    memory_limit: str = "6GiB"
+    retries: int = Field(default=2, ge=0)
+    retry_backoff_s: float = Field(default=2.0, ge=0)
+
+
+class JobSpec(_Strict):
+    """A whole job: search -> cube -> predict -> map, for every tile of the AOI."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    aoi: AoiSpec
+    tiling: TilingSpec = TilingSpec()
+    time: TimeSpec
+    catalog: CatalogSpec
+    sensors: list[SensorKey] = Field(min_length=1)
+    resolutions: dict[str, float] = Field(default_factory=lambda: {"s2": 10.0, "s1": 10.0, "dsm": 1.0, "aerial": 1.0})
+    model: ModelSpec
+    outputs: OutputSpec
+    run: RunSpec = RunSpec()
+
+    def config_hash(self) -> str:
+        """A short hash of the settings that change outputs (not of scheduling settings)."""
+        payload = self.model_dump(mode="json", exclude={"run"})
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _format_errors(err: ValidationError, source: str) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        lines.append(f"  {loc}: {e['msg']}")
+    return f"Invalid job spec {source}:\n" + "\n".join(lines)
+
+
+def job_spec_from_dict(data: dict[str, Any], source: str = "mapping", base_dir: Path | None = None) -> JobSpec:
+    """Validate a mapping; relative paths are resolved against ``base_dir`` (the YAML file's folder)."""
+    try:
+        spec = JobSpec.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(err, source)) from None
+    if base_dir is None:
+        return spec
+
+    def resolve(p: Path) -> Path:
+        return p if p.is_absolute() else (base_dir / p).resolve()
+
+    updates: dict[str, Any] = {
+        "model": spec.model.model_copy(update={"checkpoint": resolve(spec.model.checkpoint)}),
+        "outputs": spec.outputs.model_copy(update={"dir": resolve(spec.outputs.dir)}),
+    }
+    if spec.aoi.geojson is not None:
+        updates["aoi"] = spec.aoi.model_copy(update={"geojson": resolve(spec.aoi.geojson)})
+    return spec.model_copy(update=updates)
+
+
+def load_job_spec(path: str | Path) -> JobSpec:
+    """Read and validate a job spec YAML file (errors name the file and the key)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"Job spec {path} does not exist; see pipelines/ for examples.") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"Job spec {path} is not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"Job spec {path} must be a mapping with name, aoi, time, catalog, sensors, model, outputs.")
+    return job_spec_from_dict(data, source=str(path), base_dir=path.parent)

@@ -1,0 +1,111 @@
+"""Resumable runs on a real Dask scheduler: skip finished tiles, isolate failures, survive SIGKILL."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from conftest import HERE, TILE_IDS, make_spec, tile_grids, write_inputs
+from tile_processors import threshold_processor
+
+from eofusion.pipeline import MANIFEST_NAME, TileStatus, done_record_path, run_job
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_run_then_rerun_skips_finished_tiles(tmp_path: Path, dask_client) -> None:  # type: ignore[no-untyped-def]
+    write_inputs(tmp_path / "inputs")
+    spec = make_spec(tmp_path, tmp_path / "inputs")
+    first = run_job(spec, tile_grids(), threshold_processor, client=dask_client)
+    assert first.ids(TileStatus.DONE) == sorted(TILE_IDS) and first.ok
+    outputs = {t: Path(first.tiles[t].outputs["classes"]) for t in TILE_IDS}
+    mtimes = {t: p.stat().st_mtime_ns for t, p in outputs.items()}
+    second = run_job(spec, tile_grids(), threshold_processor, client=dask_client)
+    assert second.ids(TileStatus.SKIPPED) == sorted(TILE_IDS) and not second.ids(TileStatus.DONE)
+    assert {t: p.stat().st_mtime_ns for t, p in outputs.items()} == mtimes
+    manifest = json.loads((spec.outputs.dir / MANIFEST_NAME).read_text())
+    assert manifest["summary"]["skipped"] == 4 and manifest["config_hash"] == spec.config_hash()
+
+
+def test_a_corrupt_input_fails_its_tile_and_the_others_finish(tmp_path: Path, dask_client) -> None:  # type: ignore[no-untyped-def]
+    write_inputs(tmp_path / "inputs", corrupt=TILE_IDS[1])
+    spec = make_spec(tmp_path, tmp_path / "inputs")
+    manifest = run_job(spec, tile_grids(), threshold_processor, client=dask_client)
+    assert manifest.ids(TileStatus.FAILED) == [TILE_IDS[1]]
+    assert len(manifest.ids(TileStatus.DONE)) == 3 and not manifest.ok
+    error = manifest.tiles[TILE_IDS[1]].error or ""
+    assert "InputDataError" in error and TILE_IDS[1] in error and "replace the file" in error
+    assert manifest.tiles[TILE_IDS[1]].attempts == 1  # input errors are not retried
+    assert not done_record_path(spec.outputs.dir, TILE_IDS[1]).exists()
+
+
+def test_a_changed_configuration_recomputes(tmp_path: Path, dask_client) -> None:  # type: ignore[no-untyped-def]
+    write_inputs(tmp_path / "inputs")
+    spec = make_spec(tmp_path, tmp_path / "inputs")
+    run_job(spec, tile_grids(), threshold_processor, client=dask_client)
+    changed = spec.model_copy(update={"sensors": ["s2", "s1"]})
+    again = run_job(changed, tile_grids(), threshold_processor, client=dask_client)
+    assert again.ids(TileStatus.DONE) == sorted(TILE_IDS)
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, {here!r})
+    from conftest import make_spec, tile_grids
+    from tile_processors import threshold_processor
+    from distributed import Client, LocalCluster
+    from eofusion.pipeline import run_job
+    tmp = Path(sys.argv[1])
+    spec = make_spec(tmp, tmp / "inputs", out=sys.argv[2])
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            manifest = run_job(spec, tile_grids(), threshold_processor, client=client)
+    sys.exit(0 if manifest.ok else 1)
+    """
+)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_rerun_gives_identical_outputs(tmp_path: Path) -> None:
+    write_inputs(tmp_path / "inputs")
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT.format(here=str(HERE)))
+    env = {**os.environ, "EOFUSION_TEST_TILE_DELAY": "1.0"}
+    reference = subprocess.run([sys.executable, str(script), str(tmp_path), "reference"], env=env, timeout=300,
+                               check=True)  # fmt: skip
+    assert reference.returncode == 0
+
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path), "killed"], env=env, start_new_session=True)
+    out = tmp_path / "killed"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(done_record_path(out, t).exists() for t in TILE_IDS):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    finished = [t for t in TILE_IDS if done_record_path(out, t).exists()]
+    assert 1 <= len(finished) < len(TILE_IDS), "the kill should land mid-run"
+    before = {t: (out / "tiles" / t / "landcover.tif").stat().st_mtime_ns for t in finished}
+
+    subprocess.run([sys.executable, str(script), str(tmp_path), "killed"], env=env, timeout=300, check=True)
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    skipped = sorted(t for t, r in manifest["tiles"].items() if r["status"] == "skipped")
+    assert skipped == sorted(finished)
+    assert {t: (out / "tiles" / t / "landcover.tif").stat().st_mtime_ns for t in finished} == before
+    for t in TILE_IDS:
+        assert digest(out / "tiles" / t / "landcover.tif") == digest(
+            tmp_path / "reference" / "tiles" / t / "landcover.tif"
+        )
+    leftovers = [p.name for p in out.rglob(".*") if p.is_file()]
+    assert leftovers == [], leftovers

@@ -1,0 +1,66 @@
+"""Job specs: validation with errors that name the key, hashing, path resolution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from eofusion.errors import ConfigError
+from eofusion.pipeline import load_job_spec
+
+BASE = {
+    "name": "demo",
+    "aoi": {"bbox": [1.40, 43.50, 1.43, 43.52]},
+    "time": {"start": "2024-04-01", "end": "2024-09-30"},
+    "catalog": {"source": "demo"},
+    "sensors": ["s2", "s1"],
+    "model": {"checkpoint": "model.safetensors"},
+    "outputs": {"dir": "out"},
+}
+
+
+def write(tmp_path: Path, data: dict) -> Path:  # type: ignore[type-arg]
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_valid_spec_resolves_paths_against_the_file(tmp_path: Path) -> None:
+    spec = load_job_spec(write(tmp_path, BASE))
+    assert spec.outputs.dir == tmp_path / "out" and spec.model.checkpoint == tmp_path / "model.safetensors"
+    assert spec.time.interval() == "2024-04-01/2024-09-30" and spec.run.workers == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"outputs": {"dir": "o", "probabilites": True}}, "outputs.probabilites"),
+        ({"sensors": ["s2", "landsat"]}, "sensors.1"),
+        ({"time": {"start": "2024-09-01", "end": "2024-04-01"}}, "before start"),
+        ({"aoi": {"bbox": [1.43, 43.5, 1.40, 43.52]}}, "min < max"),
+        ({"aoi": {"bbox": [1, 2, 3, 4], "tiles": ["x"]}}, "exactly one"),
+        ({"name": "bad name!"}, "name"),
+    ],
+)
+def test_invalid_specs_name_the_key(tmp_path: Path, change: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ConfigError, match=message) as info:
+        load_job_spec(write(tmp_path, {**BASE, **change}))
+    assert str(tmp_path / "job.yaml") in str(info.value)
+
+
+def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_job_spec(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_job_spec(bad)
+
+
+def test_config_hash_ignores_scheduling_but_not_outputs(tmp_path: Path) -> None:
+    a = load_job_spec(write(tmp_path, BASE))
+    b = load_job_spec(write(tmp_path, {**BASE, "run": {"workers": 2}}))
+    c = load_job_spec(write(tmp_path, {**BASE, "sensors": ["s2"]}))
+    assert a.config_hash() == b.config_hash() != c.config_hash()
