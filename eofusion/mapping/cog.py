@@ -64,7 +64,7 @@ def _temporary_name(dest: Path, tag: str) -> Path:
     return dest.with_name(f".{dest.name}.{tag}-{uuid.uuid4().hex[:8]}.tif")
 
 
-class _StreamedRaster:
+class StreamedRaster:
     """One tiled temporary GeoTIFF that becomes a COG at ``dest`` on :meth:`publish`."""
 
     def __init__(self, dest: Path, geobox: GeoBox, count: int, nodata: int, descriptions: list[str]) -> None:
@@ -73,12 +73,21 @@ class _StreamedRaster:
         if geobox.crs is None:
             raise OutputLocationError(f"The grid of {dest} has no CRS; maps are always georeferenced.")
         profile = {
-            "driver": "GTiff", "dtype": "uint8", "count": count, "nodata": nodata,
-            "width": geobox.width, "height": geobox.height, "crs": geobox.crs.to_wkt(), "transform": geobox.affine,
-            "tiled": True, "blockxsize": _BLOCK, "blockysize": _BLOCK, "compress": "deflate",
+            "driver": "GTiff",
+            "dtype": "uint8",
+            "count": count,
+            "nodata": nodata,
+            "width": geobox.width,
+            "height": geobox.height,
+            "crs": geobox.crs.to_wkt(),
+            "transform": geobox.affine,
+            "tiled": True,
+            "blockxsize": _BLOCK,
+            "blockysize": _BLOCK,
+            "compress": "deflate",
             # 4 uint8 bands would otherwise be taken for RGBA, and band 4 = 0 for transparency
             "photometric": "MINISBLACK",
-        }  # fmt: skip
+        }
         self.dataset = rasterio.open(self.tmp, "w", **profile)
         for i, text in enumerate(descriptions, start=1):
             self.dataset.set_band_description(i, text)
@@ -149,23 +158,29 @@ class ClassMapWriter:
         self.tags["class_names"] = json.dumps({str(k): v for k, v in legend.names().items()})
         self.files: MapFiles | None = None
         self._with_probabilities = probabilities
-        self._parts: dict[str, _StreamedRaster] = {}
+        self._parts: dict[str, StreamedRaster] = {}
 
     def __enter__(self) -> ClassMapWriter:
         ensure_writable_dir(self.path.parent)
         try:
-            self._parts["classes"] = _StreamedRaster(self.path, self.geobox, 1, CLASS_NODATA, ["class"])
+            self._parts["classes"] = StreamedRaster(self.path, self.geobox, 1, CLASS_NODATA, ["class"])
             if self._with_probabilities:
                 stem = self.path.with_suffix("")
                 names = [c.name for c in self.legend.classes]
-                self._parts["confidence"] = _StreamedRaster(
-                    stem.with_name(stem.name + "_confidence.tif"), self.geobox, 1, PROBABILITY_NODATA,
+                self._parts["confidence"] = StreamedRaster(
+                    stem.with_name(stem.name + "_confidence.tif"),
+                    self.geobox,
+                    1,
+                    PROBABILITY_NODATA,
                     ["confidence_percent"],
-                )  # fmt: skip
-                self._parts["probabilities"] = _StreamedRaster(
-                    stem.with_name(stem.name + "_probabilities.tif"), self.geobox, len(names), PROBABILITY_NODATA,
+                )
+                self._parts["probabilities"] = StreamedRaster(
+                    stem.with_name(stem.name + "_probabilities.tif"),
+                    self.geobox,
+                    len(names),
+                    PROBABILITY_NODATA,
                     [f"p_{n}_percent" for n in names],
-                )  # fmt: skip
+                )
         except OSError as err:
             self._discard()
             raise OutputLocationError(f"Cannot start writing {self.path}: {err}") from None

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import HERE, TILE_IDS, make_spec, tile_grids, write_inputs
+from pipeline_fixtures import HERE, TILE_IDS, make_spec, tile_grids, write_inputs
 from tile_processors import threshold_processor
 
 from eofusion.pipeline import MANIFEST_NAME, TileStatus, done_record_path, run_job
@@ -63,7 +63,7 @@ SCRIPT = textwrap.dedent(
     import sys
     from pathlib import Path
     sys.path.insert(0, {here!r})
-    from conftest import make_spec, tile_grids
+    from pipeline_fixtures import make_spec, tile_grids
     from tile_processors import threshold_processor
     from distributed import Client, LocalCluster
     from eofusion.pipeline import run_job
