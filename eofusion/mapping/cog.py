@@ -67,7 +67,16 @@ def _temporary_name(dest: Path, tag: str) -> Path:
 class StreamedRaster:
     """One tiled temporary GeoTIFF that becomes a COG at ``dest`` on :meth:`publish`."""
 
-    def __init__(self, dest: Path, geobox: GeoBox, count: int, nodata: int, descriptions: list[str]) -> None:
+    def __init__(
+        self,
+        dest: Path,
+        geobox: GeoBox,
+        count: int,
+        nodata: int,
+        descriptions: list[str],
+        *,
+        colormap: Mapping[int, Any] | None = None,
+    ) -> None:
         self.dest = dest
         self.tmp = _temporary_name(dest, "part")
         if geobox.crs is None:
@@ -85,12 +94,19 @@ class StreamedRaster:
             "blockxsize": _BLOCK,
             "blockysize": _BLOCK,
             "compress": "deflate",
-            # 4 uint8 bands would otherwise be taken for RGBA, and band 4 = 0 for transparency
-            "photometric": "MINISBLACK",
+            **self._photometric(count),
         }
         self.dataset = rasterio.open(self.tmp, "w", **profile)
+        if colormap:  # before any pixel: the palette is part of the TIFF's header
+            self.dataset.write_colormap(1, dict(colormap))
         for i, text in enumerate(descriptions, start=1):
             self.dataset.set_band_description(i, text)
+
+    @staticmethod
+    def _photometric(count: int) -> dict[str, str]:
+        # Several uint8 bands would be taken for RGB(A) (band 4 = 0 meaning transparent): say they are
+        # plain samples. A single band keeps GDAL's default so that a colour table makes it a palette.
+        return {"photometric": "MINISBLACK"} if count > 1 else {}
 
     def write(self, data: npt.NDArray[np.uint8], window: Window) -> None:
         self.dataset.write(data if data.ndim == 3 else data[None], window=window)
@@ -98,7 +114,6 @@ class StreamedRaster:
     def publish(
         self,
         resampling: Literal["mode", "average", "nearest"],
-        colormap: Mapping[int, Any] | None,
         tags: Mapping[str, str],
     ) -> None:
         self.dataset.update_tags(**tags)
@@ -109,9 +124,8 @@ class StreamedRaster:
                 cog_translate(
                     str(self.tmp),
                     str(staged),
-                    {**cog_profiles.get("deflate"), "photometric": "MINISBLACK"},
+                    {**cog_profiles.get("deflate"), **self._photometric(self.dataset.count)},
                     overview_resampling=resampling,
-                    colormap=dict(colormap) if colormap else None,
                     additional_cog_metadata=dict(tags),
                     forward_band_tags=True,
                     quiet=True,
@@ -163,7 +177,9 @@ class ClassMapWriter:
     def __enter__(self) -> ClassMapWriter:
         ensure_writable_dir(self.path.parent)
         try:
-            self._parts["classes"] = StreamedRaster(self.path, self.geobox, 1, CLASS_NODATA, ["class"])
+            self._parts["classes"] = StreamedRaster(
+                self.path, self.geobox, 1, CLASS_NODATA, ["class"], colormap=self.legend.colormap()
+            )
             if self._with_probabilities:
                 stem = self.path.with_suffix("")
                 names = [c.name for c in self.legend.classes]
@@ -209,10 +225,10 @@ class ClassMapWriter:
             self._discard()
             return
         try:
-            self._parts["classes"].publish("mode", self.legend.colormap(), self.tags)
+            self._parts["classes"].publish("mode", self.tags)
             for key in ("confidence", "probabilities"):
                 if key in self._parts:
-                    self._parts[key].publish("average", None, self.tags)
+                    self._parts[key].publish("average", self.tags)
         except OSError as err:
             self._discard()
             raise OutputLocationError(
