@@ -18,7 +18,7 @@ from typing import Any
 
 from odc.geo import CRS
 from odc.geo.geobox import GeoBox
-from odc.geo.geom import Geometry, box
+from odc.geo.geom import BoundingBox, Geometry, box
 
 from eofusion.errors import GridError
 
@@ -41,6 +41,8 @@ def as_geometry(aoi: AOILike, crs: Any = "EPSG:4326") -> Geometry:
     """Any AOI form -> an odc-geo Geometry with a CRS (``crs`` applies to bboxes and bare geometries)."""
     if isinstance(aoi, Geometry):
         return aoi
+    if isinstance(aoi, BoundingBox):
+        return box(aoi.left, aoi.bottom, aoi.right, aoi.top, aoi.crs or crs)
     if hasattr(aoi, "geometry") and hasattr(aoi, "crs") and hasattr(aoi, "union_all"):  # GeoDataFrame
         if aoi.crs is None:
             raise GridError("The AOI GeoDataFrame has no CRS; set one with gdf.set_crs(...).")

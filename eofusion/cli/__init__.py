@@ -19,8 +19,10 @@ from eofusion.errors import EofusionError
 
 # name -> "module:attribute" of a click command. Add a line here when a feature's command works.
 COMMANDS: dict[str, str] = {
+    "catalog": "eofusion.cli.catalog:catalog",
     "demo": "eofusion.cli.demo:demo",
     "sensors": "eofusion.cli.sensors:sensors",
+    "simulate": "eofusion.cli.simulate:simulate",
 }
 
 
@@ -53,8 +55,10 @@ class LazyGroup(click.Group):
 
 # Short help per command, shown by `eofusion --help` without importing the command's module.
 COMMAND_HELP: dict[str, str] = {
+    "catalog": "Inspect STAC items, build catalogs for local GeoTIFFs, search STAC APIs and local catalogs.",
     "demo": "Run the main job end to end on the embedded demo world.",
     "sensors": "List registered sensors and bands, or show one sensor.",
+    "simulate": "Render the seeded demo world: S2, S1, aerial, DSM/DTM COGs, truth and STAC catalogs.",
 }
 
 

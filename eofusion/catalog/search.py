@@ -1,0 +1,106 @@
+"""One search API over every catalog backend: a STAC API, a stac-geoparquet file, a static catalog.
+
+>>> items = search("demo", collections="sentinel-2-l2a", bbox=(13.3, 45.9, 13.6, 46.1),
+...                datetime="2024-04/2024-06", filter="eo:cloud_cover < 30")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import pystac
+
+from eofusion.catalog.embedded import EmbeddedCatalog
+from eofusion.catalog.query import SearchQuery, make_query
+from eofusion.catalog.sources import CatalogSource, load_catalog_source
+from eofusion.catalog.stac_api import ApiOptions, Modifier, StacApiCatalog, signing_modifier
+
+logger = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class CatalogBackend(Protocol):
+    """What a catalog must do: answer a :class:`SearchQuery` and list its collections."""
+
+    name: str
+
+    def search(self, query: SearchQuery) -> list[pystac.Item]:
+        """Items matching the query, newest first, at most ``query.max_items``."""
+        ...
+
+    def collection_ids(self) -> list[str]:
+        """The collection ids the catalog holds."""
+        ...
+
+
+CatalogLike = CatalogBackend | CatalogSource | str | Path
+
+
+def open_catalog(
+    source: CatalogLike,
+    *,
+    options: ApiOptions | None = None,
+    modifier: Modifier | None = None,
+) -> CatalogBackend:
+    """A backend for a URL, a ``.parquet`` / static catalog path, a catalog source, or a source name.
+
+    Args:
+        source: ``https://...`` (STAC API), a path, a :class:`CatalogSource`, or a source name (``demo``).
+        options: Request options for STAC APIs (a source's own ``request`` section otherwise).
+        modifier: Item signer for STAC APIs (a source's ``signing`` otherwise).
+    """
+    if isinstance(source, CatalogBackend) and not isinstance(source, (str, Path)):
+        return source
+    if isinstance(source, CatalogSource):
+        if source.kind == "embedded":
+            return EmbeddedCatalog.open(source.endpoint)
+        return StacApiCatalog(
+            source.endpoint,
+            options=options or source.request,
+            modifier=modifier or signing_modifier(source.signing),
+        )
+    text = str(source)
+    if text.startswith(("http://", "https://")):
+        return StacApiCatalog(text, options=options, modifier=modifier)
+    path = Path(text)
+    if path.suffix.lower() in (".yaml", ".yml") or (not path.exists() and "/" not in text and "." not in text):
+        return open_catalog(load_catalog_source(text), options=options, modifier=modifier)
+    return EmbeddedCatalog.open(path)
+
+
+def search(
+    source: CatalogLike,
+    *,
+    collections: str | Iterable[str] | None = None,
+    bbox: str | Sequence[float] | None = None,
+    intersects: Any = None,
+    datetime: Any = None,
+    filter: str | Mapping[str, Any] | None = None,
+    max_items: int | None = None,
+) -> list[pystac.Item]:
+    """Search a catalog; the same arguments mean the same thing for every backend.
+
+    Args:
+        source: See :func:`open_catalog`.
+        collections: Collection id(s); ``"a,b"`` or a list.
+        bbox: west, south, east, north in EPSG:4326 (items whose geometry intersects it).
+        intersects: A GeoJSON geometry or shapely geometry in EPSG:4326 (instead of bbox).
+        datetime: A datetime, ``"2024-04"``, ``"2024-04-01/2024-06-30"`` or (start, end); ``..`` is open.
+        filter: CQL2 text (``"eo:cloud_cover < 30"``) or CQL2-JSON.
+        max_items: At most this many items, newest first.
+
+    Raises:
+        InvalidQueryError: A malformed argument or an unknown collection.
+        CatalogError: The catalog cannot be read or the API keeps failing (after bounded retries).
+    """
+    query = make_query(
+        collections=collections, bbox=bbox, intersects=intersects, datetime=datetime, filter=filter, max_items=max_items
+    )
+    backend = open_catalog(source)
+    items = backend.search(query)
+    if not items:
+        logger.info("No items in %s match %s", backend.name, query.describe())
+    return items
