@@ -72,15 +72,26 @@ def map_item(
     item.add_asset("classes", asset)
     ClassificationExtension.ext(asset, add_if_missing=True).classes = classes
     if files.confidence is not None:
-        item.add_asset("confidence", pystac.Asset(files.confidence.name, media_type=COG_MEDIA_TYPE, roles=["data"],
-                                                  title="confidence of the winning class, percent"))  # fmt: skip
+        item.add_asset(
+            "confidence",
+            pystac.Asset(
+                files.confidence.name,
+                media_type=COG_MEDIA_TYPE,
+                roles=["data"],
+                title="confidence of the winning class, percent",
+            ),
+        )
     if files.probabilities is not None:
         title = "per-class probability, percent"
         asset = pystac.Asset(files.probabilities.name, media_type=COG_MEDIA_TYPE, roles=["data"], title=title)
         item.add_asset("probabilities", asset)
     if quicklook is not None:
-        item.add_asset("quicklook", pystac.Asset(quicklook.name, media_type=pystac.MediaType.PNG,
-                                                 roles=["overview"], title="quicklook with legend"))  # fmt: skip
+        item.add_asset(
+            "quicklook",
+            pystac.Asset(
+                quicklook.name, media_type=pystac.MediaType.PNG, roles=["overview"], title="quicklook with legend"
+            ),
+        )
     for href in inputs:
         item.add_link(pystac.Link("derived_from", href, media_type=pystac.MediaType.JSON))
     return item
