@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "demo": "eofusion.cli.demo:demo",
     "sensors": "eofusion.cli.sensors:sensors",
     "simulate": "eofusion.cli.simulate:simulate",
+    "cube": "eofusion.cli.cube:cube",
 }
 
 
@@ -59,6 +60,7 @@ COMMAND_HELP: dict[str, str] = {
     "demo": "Run the main job end to end on the embedded demo world.",
     "sensors": "List registered sensors and bands, or show one sensor.",
     "simulate": "Render the seeded demo world: S2, S1, aerial, DSM/DTM COGs, truth and STAC catalogs.",
+    "cube": "Build aligned multi-sensor Zarr cubes (cube build) and inspect them (cube info).",
 }
 
 

@@ -1,0 +1,377 @@
+"""Items -> one lazily loaded, aligned ``xr.Dataset`` per sensor group (Dask arrays, one task per block).
+
+Dataset layout (fixed, documented, relied upon by the cube writer and readers):
+``data[time, band, y, x]`` float32 in physical units (reflectance, dB, metres), NaN = no data or masked;
+coordinates ``time`` (solar-day mosaics; one step for single-date groups), ``band`` with ``sensor``,
+``centre_nm``, ``bandwidth_nm``, ``kind``, ``units``, and ``x``/``y``/``spatial_ref`` (CF grid mapping).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from typing import Any, Literal
+
+import dask.array as da
+import numpy as np
+import rasterio
+import xarray as xr
+from odc.geo import CRS
+from odc.geo.geobox import GeoBox
+from odc.geo.geom import BoundingBox, box
+from odc.geo.xr import xr_coords
+
+import eofusion
+from eofusion.catalog import BandAsset, NormalizedItem
+from eofusion.cube.block import BlockPlan, Slot, load_block
+from eofusion.cube.groups import SINGLE_DATE_GROUPS, choose_resampling, default_bands, group_key, item_group
+from eofusion.cube.reader import footprint
+from eofusion.errors import CubeError, GridError, InputDataError, SkippedInputWarning
+from eofusion.grid import NestedGrids
+from eofusion.sensors import SCL_DEFAULT_MASKED, Band
+from eofusion.sensors.sentinel1 import DB_FLOOR
+
+log = logging.getLogger(__name__)
+
+OnError = Literal["raise", "skip"]
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How items become aligned arrays.
+
+    Attributes:
+        resampling: One resampling name for every non-categorical band, or band -> name; None chooses by
+            band kind (see :func:`eofusion.cube.groups.choose_resampling`).
+        mask_clouds: Mask Sentinel-2 pixels whose SCL class is in ``scl_masked`` (needs the SCL asset).
+        scl_masked: SCL classes to mask (default: no data, defective, cloud shadows, clouds, cirrus).
+        db_floor: Floor of SAR backscatter in dB.
+        sar_input: ``linear`` (power) or ``db``: how SAR files store backscatter when the item does not say
+            (item property ``eofusion:backscatter_units``). Either way values are resampled and mosaicked
+            in linear power and written in dB.
+        chunk_size: Spatial block edge in pixels: one Dask task, one Zarr shard.
+        use_overviews: Read from COG overviews when the target is coarser than the source.
+        on_error: ``raise`` on a missing/corrupt asset, or ``skip`` it (recorded in ``attrs``).
+    """
+
+    resampling: str | Mapping[str, str] | None = None
+    mask_clouds: bool = True
+    scl_masked: frozenset[int] = SCL_DEFAULT_MASKED
+    db_floor: float = DB_FLOOR
+    sar_input: Literal["linear", "db"] = "linear"
+    chunk_size: int = 512
+    use_overviews: bool = True
+    on_error: OnError = "raise"
+    time_range: tuple[str, str] | None = field(default=None)
+
+    def resampling_for(self, band: str) -> str | None:
+        """The user's resampling override for ``band``, if any."""
+        if isinstance(self.resampling, Mapping):
+            return self.resampling.get(band)
+        return self.resampling
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form, for the configuration hash and provenance."""
+        d = asdict(self)
+        d["scl_masked"] = sorted(self.scl_masked)
+        d["resampling"] = dict(self.resampling) if isinstance(self.resampling, Mapping) else self.resampling
+        return d
+
+
+def solar_day(item: NormalizedItem) -> str:
+    """The local solar date of an acquisition (UTC shifted by the footprint's longitude)."""
+    lon = (item.bbox[0] + item.bbox[2]) / 2.0
+    return (item.datetime + timedelta(hours=lon / 15.0)).date().isoformat()
+
+
+def _to_target_bbox(item: NormalizedItem, crs: CRS) -> BoundingBox:
+    """The union of an item's asset footprints, in the target CRS."""
+    boxes = [box(*footprint(a), a.crs).to_crs(crs).boundingbox for a in item.assets.values()]
+    return BoundingBox(
+        min(b.left for b in boxes), min(b.bottom for b in boxes), max(b.right for b in boxes), max(b.top for b in boxes)
+    )
+
+
+def _probe(asset: BandAsset) -> str | None:
+    """Why an asset cannot be read (None when its header opens and has the band)."""
+    if "://" not in asset.href:
+        import os
+
+        if not os.path.exists(asset.href):
+            return "does not exist"
+    try:
+        with rasterio.open(asset.href) as src:
+            if asset.band_index > src.count:
+                return f"has {src.count} band(s), asset asks for band {asset.band_index}"
+    except rasterio.errors.RasterioError as err:
+        return f"cannot be opened: {err}"
+    return None
+
+
+def _slots(items: list[NormalizedItem], group: str) -> tuple[Slot, ...]:
+    """Time steps: one per solar day (and orbit direction), or one for a single-date group."""
+
+    def order(i: NormalizedItem) -> tuple[Any, str]:
+        return (i.datetime, i.id)
+
+    if group in SINGLE_DATE_GROUPS:
+        newest_first = sorted(items, key=order, reverse=True)  # the newest survey wins where they overlap
+        return (Slot(np.datetime64(newest_first[0].datetime.replace(tzinfo=None), "ns"), tuple(newest_first), None),)
+    by_day: dict[tuple[str, str], list[NormalizedItem]] = defaultdict(list)
+    for item in items:
+        by_day[(solar_day(item), item.orbit_direction or "")].append(item)
+    slots = []
+    for (_, orbit), members in by_day.items():
+        members.sort(key=order)
+        when = np.datetime64(members[0].datetime.replace(tzinfo=None), "ns")
+        slots.append(Slot(when, tuple(members), orbit or None))
+    return tuple(sorted(slots, key=lambda s: (s.time, s.orbit or "")))
+
+
+def _in_time_range(item: NormalizedItem, time_range: tuple[str, str] | None) -> bool:
+    if time_range is None:
+        return True
+    when = np.datetime64(item.datetime.replace(tzinfo=None), "ns")
+    start, end = (np.datetime64(t) for t in time_range)
+    # An end given as a date includes that whole day.
+    end_excl = end + np.timedelta64(1, "D") if len(str(time_range[1])) <= 10 else end
+    return bool(start <= when < end_excl)
+
+
+def _select_items(
+    items: Sequence[NormalizedItem], group: str, geobox: GeoBox, options: LoadOptions
+) -> tuple[list[NormalizedItem], dict[str, BoundingBox]]:
+    members = [i for i in items if item_group(i) == group and _in_time_range(i, options.time_range)]
+    if not members:
+        raise CubeError(
+            f"No {group} items among the {len(items)} given"
+            + (f" within {options.time_range}" if options.time_range else "")
+            + "; check the catalog query or the --sensors list."
+        )
+    if geobox.crs is None:
+        raise GridError("The target grid has no CRS; build it with eofusion.grid.nested_grids or give GeoBox a crs.")
+    crs = geobox.crs
+    grid_box = geobox.extent.boundingbox
+    footprints = {}
+    kept = []
+    for item in members:
+        fp = _to_target_bbox(item, crs)
+        if (
+            fp.left < grid_box.right
+            and fp.right > grid_box.left
+            and fp.bottom < grid_box.top
+            and fp.top > grid_box.bottom
+        ):
+            footprints[item.id] = fp
+            kept.append(item)
+    if not kept:
+        raise CubeError(
+            f"The AOI grid {tuple(round(v, 1) for v in grid_box)} ({geobox.crs}) intersects none of the "
+            f"{len(members)} {group} items (e.g. {members[0].id!r} covers lon/lat {members[0].bbox}); "
+            "check the AOI, its CRS, or the catalog."
+        )
+    return kept, footprints
+
+
+def _res_m(asset: BandAsset) -> float:
+    """Native pixel size in metres (degrees converted at the equator: good enough to pick a resampling)."""
+    return asset.resolution_m * (111_320.0 if CRS(asset.crs).geographic else 1.0)
+
+
+def _band_coords(bands: Sequence[Band], sensor_name: str) -> dict[str, Any]:
+    nan = float("nan")
+    return {
+        "band": ("band", [b.name for b in bands]),
+        "sensor": ("band", [sensor_name] * len(bands)),
+        "centre_nm": ("band", np.array([b.centre_nm if b.centre_nm else nan for b in bands], dtype=np.float64)),
+        "bandwidth_nm": ("band", np.array([b.bandwidth_nm if b.bandwidth_nm else nan for b in bands], "float64")),
+        "kind": ("band", [b.kind.value for b in bands]),
+        "units": ("band", ["dB" if b.kind.value == "backscatter" else b.units for b in bands]),
+    }
+
+
+def load_aligned(
+    items: Sequence[NormalizedItem],
+    grid: GeoBox | NestedGrids,
+    sensor: str,
+    bands: Sequence[str] | None = None,
+    options: LoadOptions | None = None,
+) -> xr.Dataset:
+    """Items of one sensor group -> a lazy, aligned Dataset on the group's grid.
+
+    Args:
+        items: Normalised items (items of other groups are ignored).
+        grid: The target GeoBox, or nested grids (the grid keyed by the group is used).
+        sensor: Group or sensor name: ``s2``, ``s1``, ``aerial``, ``dsm`` (aliases: ``sentinel-2``, ``naip``...).
+        bands: Registry band names/aliases; default: every non-mask band present.
+        options: Resampling, masking, units, chunking and error policy.
+
+    Returns:
+        ``data[time, band, y, x]`` float32 backed by Dask, one task per (time, block).
+
+    Raises:
+        CubeError: No item of the group, or none intersecting the grid, or a band in no item.
+        InputDataError: A missing/corrupt asset with ``on_error="raise"``.
+    """
+    opts = options or LoadOptions()
+    group = group_key(sensor)
+    geobox = grid.geobox(group) if isinstance(grid, NestedGrids) else grid
+    members, footprints = _select_items(items, group, geobox, opts)
+    rep_sensor = Counter(i.sensor.name for i in members).most_common(1)[0][0]
+    sensor_obj = next(i.sensor for i in members if i.sensor.name == rep_sensor)
+    band_names = tuple(sensor_obj.band(b).name for b in bands) if bands else default_bands(members)
+    for name in band_names:
+        if not any(name in i.assets for i in members):
+            raise CubeError(f"Band {name!r} is in none of the {len(members)} {group} items; drop it from bands.")
+    missing = [(i.id, b) for i in members for b in band_names if b not in i.assets]
+    for item_id, b in missing:
+        log.info("Item %s has no band %s; its pixels stay NaN for that band.", item_id, b)
+
+    skipped: list[dict[str, str]] = []
+    needed = set(band_names) | ({"SCL"} if group == "s2" and opts.mask_clouds else set())
+    good: dict[str, dict[str, BandAsset]] = {}
+    for item in members:
+        ok = {}
+        for name, asset in item.assets.items():
+            if name not in needed:
+                continue
+            problem = _probe(asset)
+            if problem is None:
+                ok[name] = asset
+                continue
+            message = f"Item {item.id!r} band {name!r}: {asset.href} {problem}."
+            if opts.on_error == "raise":
+                raise InputDataError(message + " Fix the asset or pass on_error='skip'.")
+            warnings.warn(message + " Skipped.", SkippedInputWarning, stacklevel=2)
+            skipped.append({"item": item.id, "band": name, "href": asset.href, "reason": problem})
+        good[item.id] = ok
+
+    bands_obj = tuple(sensor_obj.band(b) for b in band_names)
+    target_res = abs(geobox.resolution.x)
+    resampling = tuple(
+        choose_resampling(
+            b,
+            min((_res_m(a) for i in members for n, a in good[i.id].items() if n == b.name), default=b.resolution_m),
+            target_res,
+            opts.resampling_for(b.name),
+        ).name
+        for b in bands_obj
+    )
+    slots = _slots(members, group)
+    plan = BlockPlan(
+        group=group,
+        geobox=geobox,
+        slots=slots,
+        bands=band_names,
+        resampling=resampling,
+        assets={i.id: good[i.id] for i in members},
+        footprints={k: tuple(v) for k, v in footprints.items()},  # type: ignore[misc]
+        mask_clouds=opts.mask_clouds and group == "s2",
+        scl_masked=opts.scl_masked,
+        to_db=group == "s1",
+        db_items=frozenset(
+            i.id
+            for i in members
+            if opts.sar_input == "db" or str(i.properties.get("eofusion:backscatter_units", "")).lower() == "db"
+        ),
+        db_floor=opts.db_floor,
+        use_overviews=opts.use_overviews,
+        on_error=opts.on_error,
+    )
+    config = {
+        "group": group,
+        "grid": {"crs": str(geobox.crs), "transform": list(geobox.transform)[:6], "shape": list(geobox.shape)},
+        "bands": list(band_names),
+        "resampling": list(resampling),
+        "slots": [[str(s.time), s.orbit, [i.id for i in s.items]] for s in slots],
+        "options": opts.as_dict(),
+        "skipped": skipped,
+        "version": eofusion.__version__,
+    }
+    config_hash = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    cs = max(1, opts.chunk_size)
+    ny, nx = geobox.shape
+    chunks = (
+        (1,) * len(slots),
+        (len(band_names),),
+        tuple(min(cs, ny - i) for i in range(0, ny, cs)),
+        tuple(min(cs, nx - i) for i in range(0, nx, cs)),
+    )
+    data = da.map_blocks(
+        functools.partial(_block_task, plan, cs),
+        chunks=chunks,
+        dtype=np.float32,
+        meta=np.array((), dtype=np.float32),
+        name=f"eofusion-load-{group}-{config_hash}",
+    )
+    coords: dict[str, Any] = {str(k): v for k, v in xr_coords(geobox, crs_coord_name="spatial_ref").items()}
+    coords["time"] = ("time", np.array([s.time for s in slots], dtype="datetime64[ns]"))
+    if group == "s1":
+        coords["orbit_direction"] = ("time", [s.orbit or "" for s in slots])
+    coords["time_sensor"] = ("time", [Counter(i.sensor.name for i in s.items).most_common(1)[0][0] for s in slots])
+    coords.update(_band_coords(bands_obj, rep_sensor))
+    var = xr.DataArray(data, dims=("time", "band", "y", "x"), attrs={"grid_mapping": "spatial_ref"})
+    ds = xr.Dataset({"data": var}, coords=coords)
+    ds.attrs.update(
+        {
+            "eofusion:group": group,
+            "eofusion:config_hash": config_hash,
+            "eofusion:version": eofusion.__version__,
+            "eofusion:items": json.dumps([[i.id for i in s.items] for s in slots]),
+            "eofusion:resampling": json.dumps(dict(zip(band_names, resampling, strict=True))),
+            "eofusion:skipped": json.dumps(skipped),
+            "eofusion:options": json.dumps(opts.as_dict(), sort_keys=True),
+            "eofusion:resolution": target_res,
+        }
+    )
+    return ds
+
+
+def _block_task(plan: BlockPlan, cs: int, block_info: dict[Any, Any] | None = None) -> np.ndarray:
+    if block_info is None:  # dask probes with no block_info when inferring meta
+        return np.zeros((0, 0, 0, 0), dtype=np.float32)
+    t, _, iy, ix = block_info[None]["chunk-location"]
+    return load_block(plan, t, iy * cs, ix * cs, block_info[None]["chunk-shape"][2:])
+
+
+def composite(ds: xr.Dataset, how: Literal["median", "mean"] = "median", freq: str | None = None) -> xr.Dataset:
+    """Temporal composite with Dask: over all dates, or per period (``freq="1MS"`` for monthly).
+
+    NaN (masked) pixels are ignored; the result keeps the cube layout (``time`` = first date of each
+    period) and records which items went into each composite. Each Dask task holds one spatial block of
+    every date it reduces, so memory stays bounded by ``chunk_size`` x dates.
+    """
+    data = ds["data"].chunk({"time": -1})
+    times = data["time"].values
+    if freq is None:
+        reduced = getattr(data, how)("time", skipna=True).expand_dims(time=[times[0]])
+        members = [np.arange(len(times))]
+    else:
+        reduced = getattr(data.resample(time=freq), how)(skipna=True)
+        starts = reduced["time"].values
+        ends = np.append(starts[1:], np.datetime64("2262-01-01"))
+        members = [np.flatnonzero((times >= lo) & (times < hi)) for lo, hi in zip(starts, ends, strict=True)]
+    out = reduced.transpose("time", "band", "y", "x").astype(np.float32).chunk({"time": 1, "band": -1})
+    out = out.assign_coords(spatial_ref=ds["spatial_ref"])
+    result = xr.Dataset({"data": out}, attrs=dict(ds.attrs))
+    result["data"].attrs = dict(ds["data"].attrs)
+    slots = json.loads(str(ds.attrs.get("eofusion:items", "[]")))
+    spec = f"{how}:{freq or 'all'}"
+    result.attrs.update(
+        {
+            "eofusion:composite": spec,
+            "eofusion:items": json.dumps([[i for k in m for i in slots[k]] for m in members] if slots else []),
+            "eofusion:config_hash": hashlib.sha256(
+                f"{ds.attrs.get('eofusion:config_hash')}|{spec}".encode()
+            ).hexdigest()[:16],
+        }
+    )
+    return result

@@ -1,0 +1,335 @@
+"""The Zarr v3 cube: write (idempotent, resumable), append new dates, open with schema validation.
+
+Layout: one store, one group per sensor group (``s2``, ``s1``, ``aerial``, ``dsm``), each on its own grid,
+each holding ``data[time, band, y, x]`` float32 (see :mod:`eofusion.cube.load`) with CF ``spatial_ref``.
+
+Chunking: Zarr chunks are 256 x 256 px x all bands x one date. 256 px is the chip a training sampler
+reads, so a chip decodes one to four chunks holding every band it needs and nothing else; map-wide
+reads stream many such chunks in parallel. A Dask block (``chunk_size`` px, default 512) covers whole
+chunks only, so no two tasks ever write the same object and a block is the unit of resumption. With
+``sharded=True`` each block becomes one Zarr shard (its chunks in one file: fewer files for big AOIs), but
+GDAL 3.12 cannot read shards, so plain chunks are the default. Compression: Blosc-LZ4 with byte shuffle:
+as small as zstd on noisy float32 reflectance (ratio ~1.3 either way) and ~4x faster to encode.
+
+Resumability: a build first writes all metadata, then the blocks in any order; after each block a
+completion record (an empty file under ``_eofusion_progress/``) is written. A rerun with the same
+configuration hash skips recorded blocks, rewrites unrecorded ones (a block killed half-way is simply
+rewritten), then marks the cube complete and removes the records. Output bytes do not depend on the order
+or the interruption, so a resumed cube is identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+import zarr
+from dask.base import tokenize
+from dask.delayed import delayed
+from zarr.codecs import BloscCodec
+
+import eofusion
+from eofusion.cube.scheduler import dask_client, run_tasks
+from eofusion.errors import CubeError, OutputLocationError
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "eofusion-cube/1"
+PROGRESS_DIR = "_eofusion_progress"
+INNER_CHUNK = 256
+DIMS = ("time", "band", "y", "x")
+BAND_COORDS = ("sensor", "centre_nm", "bandwidth_nm", "kind", "units")
+ProgressFn = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass(frozen=True)
+class CubeSummary:
+    """What a build or append did."""
+
+    store: str
+    groups: tuple[str, ...]
+    blocks_total: int
+    blocks_written: int
+    blocks_skipped: int
+    build_hash: str
+
+
+def _encoding(ds: xr.Dataset, sharded: bool) -> dict[str, Any]:
+    data = ds["data"]
+    nb = data.sizes["band"]
+    cy, cx = data.chunks[2][0], data.chunks[3][0]  # type: ignore[index]
+    inner = tuple(INNER_CHUNK if c % INNER_CHUNK == 0 else c for c in (cy, cx))
+    enc: dict[str, Any] = {
+        "chunks": (1, nb, *inner),
+        "compressors": (BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),),
+        "fill_value": np.float32(np.nan),
+    }
+    if sharded:
+        enc["shards"] = (1, nb, cy, cx)
+    return {"data": enc}
+
+
+def _check_dataset(group: str, ds: xr.Dataset) -> None:
+    if "data" not in ds or ds["data"].dims != DIMS:
+        raise CubeError(f"Group {group!r}: expected a Dataset with data{DIMS} as load_aligned() returns.")
+    if ds["data"].chunks is None:
+        raise CubeError(f"Group {group!r}: data is not Dask-backed; build it with load_aligned().")
+
+
+def _build_hash(datasets: Mapping[str, xr.Dataset]) -> str:
+    parts = {g: str(ds.attrs.get("eofusion:config_hash", "")) for g, ds in sorted(datasets.items())}
+    if not all(parts.values()):
+        parts = {g: tokenize(ds) for g, ds in sorted(datasets.items())}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _root_attrs(path: Path) -> dict[str, Any] | None:
+    meta = path / "zarr.json"
+    if not meta.exists():
+        return None
+    return dict(json.loads(meta.read_text()).get("attributes", {}))
+
+
+def _write_block(block: np.ndarray, store: str, array_path: str, region: tuple[slice, ...], marker: str) -> None:
+    arr = zarr.open_array(store=store, path=array_path, mode="r+")
+    arr[region] = block
+    tmp = f"{marker}.tmp"
+    Path(tmp).touch()
+    os.replace(tmp, marker)  # the record appears only after the shard is fully written
+
+
+def _block_regions(data: xr.DataArray, t_offset: int = 0) -> list[tuple[tuple[int, ...], tuple[slice, ...]]]:
+    chunks = data.chunks
+    assert chunks is not None  # checked by _check_dataset
+    starts = [np.concatenate([[0], np.cumsum(c)]) for c in chunks]
+    out = []
+    for idx in np.ndindex(*(len(c) for c in chunks)):
+        region = tuple(slice(int(s[i]), int(s[i + 1])) for s, i in zip(starts, idx, strict=True))
+        region = (slice(region[0].start + t_offset, region[0].stop + t_offset), *region[1:])
+        out.append((idx, region))
+    return out
+
+
+def _init_store(path: Path, datasets: Mapping[str, xr.Dataset], attrs: dict[str, Any], sharded: bool) -> None:
+    # The progress directory comes first: a store holding it but no build hash is our unfinished init.
+    (path / PROGRESS_DIR).mkdir(parents=True)
+    zarr.open_group(str(path), mode="a", zarr_format=3)
+    for group, ds in datasets.items():
+        ds.to_zarr(
+            str(path),
+            group=group,
+            mode="w",
+            compute=False,
+            zarr_format=3,
+            consolidated=False,
+            encoding=_encoding(ds, sharded),
+        )
+    root = zarr.open_group(str(path), mode="r+", zarr_format=3)
+    root.attrs.update(attrs)  # written last: their presence means the metadata is complete
+
+
+def _pending_tasks(
+    path: Path, datasets: Mapping[str, xr.Dataset], tag: str, t_offsets: Mapping[str, int]
+) -> tuple[list[Any], int, int]:
+    tasks, total, done = [], 0, 0
+    for group, ds in datasets.items():
+        data = ds["data"].data
+        marker_dir = path / PROGRESS_DIR / tag / group
+        marker_dir.mkdir(parents=True, exist_ok=True)
+        for idx, region in _block_regions(ds["data"], t_offsets.get(group, 0)):
+            total += 1
+            marker = marker_dir / ".".join(map(str, idx))
+            if marker.exists():
+                done += 1
+                continue
+            block = data.blocks[idx]
+            tasks.append(delayed(_write_block)(block, str(path), f"{group}/data", region, str(marker)))
+    return tasks, total, done
+
+
+def write_cube(
+    datasets: Mapping[str, xr.Dataset],
+    store: str | os.PathLike[str],
+    *,
+    scheduler: str | None = None,
+    overwrite: bool = False,
+    progress: ProgressFn | None = None,
+    attrs: Mapping[str, Any] | None = None,
+    sharded: bool = False,
+    memory_limit: str = "4GiB",
+) -> CubeSummary:
+    """Write aligned datasets (group key -> :func:`load_aligned` result) as one Zarr v3 cube.
+
+    Idempotent and resumable: rerunning the same build after an interruption writes only what is missing;
+    rerunning a finished build does nothing.
+
+    Args:
+        datasets: Group key -> Dataset with ``data[time, band, y, x]`` backed by Dask.
+        store: Local directory of the Zarr store.
+        scheduler: None (a new LocalCluster), a scheduler address, or ``threads``/``synchronous``.
+        overwrite: Replace an existing store built from another configuration.
+        progress: Called with (blocks done, blocks total).
+        attrs: Extra provenance for the root group (e.g. the CLI's query).
+        sharded: Store each Dask block as one Zarr shard of 256 px inner chunks (fewer files; GDAL 3.12's
+            Zarr driver cannot read shards yet, so the default writes plain 256 px chunks).
+        memory_limit: Memory limit of the worker of a new LocalCluster (ignored for other schedulers).
+
+    Raises:
+        CubeError: The store exists with another configuration and ``overwrite`` is False.
+        OutputLocationError: The parent directory does not exist or is not writable.
+    """
+    for group, ds in datasets.items():
+        _check_dataset(group, ds)
+    path = Path(store)
+    if not path.parent.exists() or not os.access(path.parent, os.W_OK):
+        raise OutputLocationError(f"Cannot write the cube at {path}: {path.parent} is missing or not writable.")
+    build_hash = _build_hash(datasets)
+    existing = _root_attrs(path) if path.exists() else None
+    if existing is not None and existing.get("eofusion:build_hash") == build_hash:
+        if existing.get("eofusion:complete"):
+            log.info("Cube %s is already complete for this configuration; nothing to do.", path)
+            return CubeSummary(str(path), tuple(datasets), 0, 0, 0, build_hash)
+        log.info("Resuming the build of %s.", path)
+    elif path.exists():
+        ours_unfinished = (path / PROGRESS_DIR).exists() and (existing or {}).get("eofusion:build_hash") is None
+        if not (overwrite or ours_unfinished):
+            found = (existing or {}).get("eofusion:build_hash", "no eofusion cube")
+            raise CubeError(
+                f"{path} exists and holds another build ({found}, this one is {build_hash}); pass overwrite=True "
+                "(--overwrite) to replace it, choose another --out, or use append to add dates."
+            )
+        shutil.rmtree(path)
+    if not path.exists():
+        root_attrs = {
+            "eofusion:schema": SCHEMA,
+            "eofusion:version": eofusion.__version__,
+            "eofusion:build_hash": build_hash,
+            "eofusion:groups": list(datasets),
+            "eofusion:config_hashes": {g: ds.attrs.get("eofusion:config_hash") for g, ds in datasets.items()},
+            "eofusion:complete": False,
+            "eofusion:chunking": f"chunks 256x256 px x all bands x 1 date; sharded={sharded}",
+            **dict(attrs or {}),
+        }
+        _init_store(path, datasets, root_attrs, sharded)
+
+    tasks, total, done = _pending_tasks(path, datasets, "build", {})
+    written = _run(tasks, total, done, scheduler=scheduler, progress=progress, memory_limit=memory_limit)
+    _finish(path, {"eofusion:complete": True})
+    return CubeSummary(str(path), tuple(datasets), total, written, done, build_hash)
+
+
+def _run(
+    tasks: list[Any],
+    total: int,
+    done: int,
+    *,
+    scheduler: str | None,
+    progress: ProgressFn | None,
+    memory_limit: str = "4GiB",
+) -> int:
+    counter = [done]
+
+    def on_done(n: int) -> None:
+        counter[0] += n
+        if progress:
+            progress(counter[0], total)
+
+    if progress:
+        progress(done, total)
+    if tasks:
+        with dask_client(scheduler, memory_limit) as client:
+            run_tasks(tasks, client, None if client is not None else (scheduler or "threads"), on_done)
+    return len(tasks)
+
+
+def _finish(path: Path, update: Mapping[str, Any]) -> None:
+    root = zarr.open_group(str(path), mode="r+", zarr_format=3)
+    root.attrs.update(dict(update))
+    shutil.rmtree(path / PROGRESS_DIR, ignore_errors=True)
+
+
+def append_cube(
+    datasets: Mapping[str, xr.Dataset],
+    store: str | os.PathLike[str],
+    *,
+    scheduler: str | None = None,
+    progress: ProgressFn | None = None,
+) -> CubeSummary:
+    """Append new dates to the time-series groups of a complete cube, without rewriting what is there.
+
+    Dates already in a group are dropped from ``datasets``; new dates must be later than the cube's last
+    date. Resumable like :func:`write_cube`.
+
+    Raises:
+        CubeSchemaError: The store is not a complete eofusion cube.
+        CubeError: A group is missing, or its grid or bands differ, or a new date precedes the cube's last one.
+    """
+    path = Path(store)
+    attrs = _root_attrs(path) or {}
+    pending = attrs.get("eofusion:append_pending")
+    new: dict[str, xr.Dataset] = {}
+    offsets: dict[str, int] = {}
+    for group, ds in datasets.items():
+        _check_dataset(group, ds)
+        old = xr.open_zarr(str(path), group=group, consolidated=False, decode_coords="all")
+        _check_compatible(group, old, ds)
+        old_times = old["time"].values
+        if pending and group in pending["offsets"]:
+            base = pending["offsets"][group]
+            keep = ds["time"].values > old_times[base - 1] if base else np.ones(ds.sizes["time"], bool)
+        else:
+            base = len(old_times)
+            keep = ~np.isin(ds["time"].values, old_times)
+        fresh = ds.isel(time=np.flatnonzero(keep))
+        if fresh.sizes["time"] == 0:
+            continue
+        if base and fresh["time"].values.min() <= old_times[base - 1]:
+            raise CubeError(
+                f"Group {group!r}: new date {fresh['time'].values.min()} is not after the cube's last date "
+                f"{old_times[base - 1]}; appending keeps time sorted, so build a new cube for earlier dates."
+            )
+        all_items = json.loads(str(ds.attrs.get("eofusion:items", "[]")))
+        fresh.attrs["eofusion:items"] = json.dumps([all_items[i] for i in np.flatnonzero(keep)] if all_items else [])
+        new[group], offsets[group] = fresh, base
+    append_hash = _build_hash(new) if new else ""
+    if pending and pending["hash"] != append_hash:
+        raise CubeError(f"{path} has an unfinished append of other items ({pending['hash']}); rerun that append first.")
+    if not new:
+        return CubeSummary(str(path), (), 0, 0, 0, append_hash)
+    root = zarr.open_group(str(path), mode="r+", zarr_format=3)
+    if not pending:
+        root.attrs.update({"eofusion:append_pending": {"hash": append_hash, "offsets": offsets}})
+        (path / PROGRESS_DIR).mkdir(exist_ok=True)
+        for group, ds in new.items():
+            old_attrs = dict(zarr.open_group(str(path), path=group, mode="r").attrs)
+            ds.to_zarr(str(path), group=group, mode="a", append_dim="time", compute=False, consolidated=False)
+            items = json.loads(str(old_attrs.get("eofusion:items", "[]"))) + json.loads(ds.attrs["eofusion:items"])
+            appended = [*old_attrs.get("eofusion:appended", []), ds.attrs.get("eofusion:config_hash")]  # type: ignore[misc]
+            grp = zarr.open_group(str(path), path=group, mode="r+")
+            grp.attrs.put({**old_attrs, "eofusion:items": json.dumps(items), "eofusion:appended": appended})
+    tasks, total, done = _pending_tasks(path, new, f"append-{append_hash}", offsets)
+    written = _run(tasks, total, done, scheduler=scheduler, progress=progress)
+    attrs_now = dict(root.attrs)
+    attrs_now.pop("eofusion:append_pending", None)
+    root.attrs.put(attrs_now)
+    shutil.rmtree(path / PROGRESS_DIR, ignore_errors=True)
+    return CubeSummary(str(path), tuple(new), total, written, done, append_hash)
+
+
+def _check_compatible(group: str, old: xr.Dataset, new: xr.Dataset) -> None:
+    for coord in ("x", "y"):
+        if old.sizes[coord] != new.sizes[coord] or not np.allclose(old[coord].values, new[coord].values):
+            raise CubeError(f"Group {group!r}: the new data's {coord} grid differs from the cube's; use the same grid.")
+    if list(old["band"].values) != list(new["band"].values):
+        raise CubeError(
+            f"Group {group!r}: bands {list(new['band'].values)} differ from the cube's {list(old['band'].values)}."
+        )
