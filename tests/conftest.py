@@ -29,3 +29,32 @@ def shared_data() -> Path:
     """../shared/data, beside the repository (read-only)."""
     require_or_skip(SHARED_DATA.is_dir(), f"{SHARED_DATA} is not there")
     return SHARED_DATA
+
+
+# ---------------------------------------------------------------- a small demo world and its cube
+SMALL_RESOLUTIONS = {"s2": 10.0, "s1": 10.0, "aerial": 1.0, "dsm": 1.0}
+SENSOR_COLLECTIONS = ["sentinel-2-l2a", "sentinel-1-rtc", "aerial-ign", "elevation"]
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A 960 m demo world (aerial at 1 m), rendered once per session."""
+    from eofusion.simulate import WorldConfig, simulate_world
+
+    config = WorldConfig(seed=3, size_m=960.0, aerial_resolution_m=1.0)
+    return simulate_world(config, tmp_path_factory.mktemp("small-world") / "world")
+
+
+@pytest.fixture(scope="session")
+def small_cube(small_world, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
+    """The small world's s2/s1/aerial/dsm cube on nested 10/10/1/1 m grids."""
+    from eofusion.catalog import normalize_items, search
+    from eofusion.cube import build_cube
+    from eofusion.grid import NestedGrids
+
+    items = normalize_items(search(small_world.geoparquet_path, collections=SENSOR_COLLECTIONS), on_error="raise")
+    s2 = small_world.grids["s2_10m"]
+    grids = NestedGrids(s2.crs, tuple(s2.boundingbox), SMALL_RESOLUTIONS)
+    store = tmp_path_factory.mktemp("small-cube") / "cube.zarr"
+    build_cube(items, grids, list(SMALL_RESOLUTIONS), store, scheduler="threads")
+    return store

@@ -23,7 +23,9 @@ COMMANDS: dict[str, str] = {
     "demo": "eofusion.cli.demo:demo",
     "sensors": "eofusion.cli.sensors:sensors",
     "simulate": "eofusion.cli.simulate:simulate",
+    "pretrain": "eofusion.cli.pretrain:pretrain",
     "cube": "eofusion.cli.cube:cube",
+    "run": "eofusion.cli.run:run",
 }
 
 
@@ -56,6 +58,8 @@ class LazyGroup(click.Group):
 
 # Short help per command, shown by `eofusion --help` without importing the command's module.
 COMMAND_HELP: dict[str, str] = {
+    "run": "Run a scheduled job spec (pipelines/*.yaml) tile by tile: search -> cube -> predict -> map.",
+    "pretrain": "Pretrain the spectrum-aware masked autoencoder (checkpoints, resume).",
     "catalog": "Inspect STAC items, build catalogs for local GeoTIFFs, search STAC APIs and local catalogs.",
     "demo": "Run the main job end to end on the embedded demo world.",
     "sensors": "List registered sensors and bands, or show one sensor.",
@@ -83,7 +87,8 @@ def cli(verbose: int, quiet: bool, log_format: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; turns eofusion's errors into a message and exit code 1, never a traceback."""
     try:
-        cli.main(args=argv, prog_name="eofusion", standalone_mode=False)
+        # With standalone_mode=False click returns the code of a `click.exceptions.Exit` instead of raising.
+        code = cli.main(args=argv, prog_name="eofusion", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return 130
@@ -98,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     except EofusionError as err:
         report_error(err)
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

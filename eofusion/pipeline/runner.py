@@ -132,7 +132,7 @@ def _open_client(spec: JobSpec) -> Any:
         threads_per_worker=spec.run.threads_per_worker,
         memory_limit=spec.run.memory_limit,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port: never clash with a dashboard already running
     )
     return Client(cluster)
 
@@ -195,10 +195,11 @@ def run_job(
                 record = future.result()
                 manifest.record(record)
                 manifest.write(manifest_path)
+                fields = {"tile": record.tile_id, "status": record.status.value, "seconds": round(record.seconds, 2)}
                 if record.status is TileStatus.FAILED:
-                    logger.error("tile %s failed: %s", record.tile_id, record.error, extra={"tile": record.tile_id})
+                    logger.error("tile %s failed: %s", record.tile_id, record.error, extra=fields)
                 else:
-                    logger.info("tile %s done in %.1fs", record.tile_id, record.seconds, extra={"tile": record.tile_id})
+                    logger.info("tile %s done in %.1fs", record.tile_id, record.seconds, extra=fields)
                 if on_tile:
                     on_tile(record)
         finally:

@@ -69,6 +69,7 @@ class CatalogSpec(_Strict):
     """Which catalog to search: a source name/YAML from ``catalogs/``, or a local catalog file."""
 
     source: str
+    collections: list[str] | None = None
     max_items: int | None = Field(default=None, gt=0)
 
 
@@ -113,8 +114,8 @@ class JobSpec(_Strict):
     run: RunSpec = RunSpec()
 
     def config_hash(self) -> str:
-        """A short hash of the settings that change outputs (not of scheduling settings)."""
-        payload = self.model_dump(mode="json", exclude={"run"})
+        """A short hash of the settings that change outputs' content (not scheduling, not where they go)."""
+        payload = self.model_dump(mode="json", exclude={"run": True, "outputs": {"dir"}})
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -142,6 +143,9 @@ def job_spec_from_dict(data: dict[str, Any], source: str = "mapping", base_dir: 
         "model": spec.model.model_copy(update={"checkpoint": resolve(spec.model.checkpoint)}),
         "outputs": spec.outputs.model_copy(update={"dir": resolve(spec.outputs.dir)}),
     }
+    source = spec.catalog.source
+    if "://" not in source and ("/" in source or source.endswith((".parquet", ".json", ".yaml", ".yml"))):
+        updates["catalog"] = spec.catalog.model_copy(update={"source": str(resolve(Path(source)))})
     if spec.aoi.geojson is not None:
         updates["aoi"] = spec.aoi.model_copy(update={"geojson": resolve(spec.aoi.geojson)})
     return spec.model_copy(update=updates)

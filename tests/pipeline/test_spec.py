@@ -64,3 +64,11 @@ def test_config_hash_ignores_scheduling_but_not_outputs(tmp_path: Path) -> None:
     b = load_job_spec(write(tmp_path, {**BASE, "run": {"workers": 2}}))
     c = load_job_spec(write(tmp_path, {**BASE, "sensors": ["s2"]}))
     assert a.config_hash() == b.config_hash() != c.config_hash()
+
+
+def test_every_committed_job_spec_is_valid() -> None:
+    specs = sorted((Path(__file__).parents[2] / "pipelines").glob("*.yaml"))
+    assert specs, "pipelines/ holds the job specs that scheduled runs use"
+    for path in specs:
+        spec = load_job_spec(path)
+        assert spec.catalog.source.startswith(str(path.parent.parent)) or "://" in spec.catalog.source

@@ -1,0 +1,169 @@
+"""``eofusion pretrain``: MAE pretraining of the spectrum-aware encoder, with checkpoints and resume.
+
+Data source (one of):
+- ``--demo DIR``: a demo world written by ``eofusion.simulate`` (S2/S1 series, aerial, DSM/DTM); its
+  sensors are aligned onto nested grids in the S2 CRS by the cube loader, then cut into random chips.
+- ``--synthetic``: spectrally plausible scenes rendered from the sensor registry (S2 and S1 series,
+  aerial, DSM/nDSM) — needs nothing on disk; the smoke test and CPU demo source until cubes feed training.
+
+Config file (``--config``, YAML; unknown keys are rejected)::
+
+    model: {preset: tiny, overrides: {mask_ratio: 0.75}}
+    pretrain: {steps: 200, batch_size: 8, lr: 0.001, warmup_steps: 10, checkpoint_every: 100}
+    data: {size_m: 480, chip_m: 160, dates: 3, length: 1024}   # size_m, dates: --synthetic only
+
+Command-line options override the file.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import BaseModel, ConfigDict, Field
+
+from eofusion.cli.common import echo_json
+from eofusion.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSection(_Strict):
+    preset: str = "tiny"
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+
+class PretrainSection(_Strict):
+    steps: int = Field(200, ge=1)
+    batch_size: int = Field(8, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.05, ge=0)
+    warmup_steps: int = Field(10, ge=0)
+    grad_clip: float = Field(1.0, ge=0)
+    checkpoint_every: int = Field(100, ge=0)
+
+
+class DataSection(_Strict):
+    size_m: float = Field(480.0, ge=80)
+    chip_m: float = Field(160.0, gt=0)
+    dates: int = Field(3, ge=1)
+    length: int = Field(1024, ge=1)
+
+
+class PretrainFile(_Strict):
+    model: ModelSection = Field(default_factory=lambda: ModelSection.model_validate({}))
+    pretrain: PretrainSection = Field(default_factory=lambda: PretrainSection.model_validate({}))
+    data: DataSection = Field(default_factory=lambda: DataSection.model_validate({}))
+
+
+def read_config(path: Path | None) -> PretrainFile:
+    """Parse and validate the YAML config (or the defaults)."""
+    if path is None:
+        return PretrainFile.model_validate({})
+    import yaml
+    from pydantic import ValidationError
+
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+        return PretrainFile.model_validate(raw)
+    except (OSError, yaml.YAMLError, ValidationError) as err:
+        raise ConfigError(f"Config {path} is invalid: {err}") from err
+
+
+@click.command("pretrain")
+@click.option("--demo", "demo_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Train on a demo world directory (written by the simulator).")  # fmt: skip
+@click.option("--aerial-m", type=float, default=None, help="With --demo: aerial pixel size to load (saves memory).")
+@click.option("--synthetic", is_flag=True, help="Train on registry-rendered synthetic scenes (no files needed).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="YAML with model / pretrain / data sections (see the module docstring).")  # fmt: skip
+@click.option("--preset", default=None, help="Model size: tiny (CPU), small, base, large.")
+@click.option("--steps", type=int, default=None, help="Total optimisation steps.")
+@click.option("--batch-size", type=int, default=None)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Checkpoint folder.")
+@click.option("--resume", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Continue from this checkpoint (e.g. OUT/last.safetensors).")  # fmt: skip
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto (CUDA if present), cpu, cuda, cuda:1...")
+@click.option("--amp", type=click.Choice(["off", "bf16", "fp16"]), default="off", show_default=True,
+              help="Mixed precision (GPUs).")  # fmt: skip
+@click.option("--threads", type=int, default=0, show_default=True,
+              help="torch CPU threads (0: torch's default); 1 is fastest for tiny models on a shared CPU.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def pretrain(
+    *,
+    demo_dir: Path | None,
+    aerial_m: float | None,
+    synthetic: bool,
+    config_path: Path | None,
+    preset: str | None,
+    steps: int | None,
+    batch_size: int | None,
+    out: Path,
+    resume: Path | None,
+    seed: int,
+    device: str,
+    amp: str,
+    threads: int,
+    as_json: bool,
+    no_progress: bool,
+) -> None:
+    """Pretrain the spectrum-aware masked autoencoder and write safetensors checkpoints to OUT."""
+    import torch
+    from rich.console import Console
+
+    from eofusion.models import build_model
+    from eofusion.training import ArrayChipDataset, PretrainConfig, StepInfo, load_model, synthetic_scene
+    from eofusion.training import pretrain as run_pretrain
+
+    if synthetic == (demo_dir is not None):
+        raise click.UsageError("Choose one data source: --demo DIR or --synthetic.")
+    if threads > 0:
+        torch.set_num_threads(threads)
+    cfg = read_config(config_path)
+    p = cfg.pretrain
+    settings = PretrainConfig(
+        steps=steps or p.steps, batch_size=batch_size or p.batch_size, lr=p.lr, weight_decay=p.weight_decay,
+        warmup_steps=p.warmup_steps, grad_clip=p.grad_clip, checkpoint_every=p.checkpoint_every, seed=seed,
+        device=device, amp=amp,
+    )  # fmt: skip
+    d = cfg.data
+    if demo_dir is not None:
+        from eofusion.training.demo_data import demo_world_arrays
+
+        scene = demo_world_arrays(demo_dir, aerial_m=aerial_m)
+    else:
+        scene = synthetic_scene(d.size_m, seed=seed, dates=d.dates)
+    dataset = ArrayChipDataset(scene, chip_m=d.chip_m, length=d.length, seed=seed)
+    model = load_model(resume) if resume is not None else build_model(preset or cfg.model.preset, **cfg.model.overrides)
+    console = Console(stderr=True)
+    show = not (no_progress or as_json) and console.is_terminal
+    every = max(1, settings.steps // 20)
+
+    def report(info: StepInfo) -> None:
+        if info.step % every == 0 or info.step == info.total:
+            msg = f"step {info.step}/{info.total} loss {info.loss:.4f} lr {info.lr:.2e} ({info.seconds:.0f}s)"
+            if show:
+                console.print(msg)
+            log.info(msg)
+
+    log.info("pretraining %s on %s (%d parameters)", model.config.name, settings.device,
+             sum(p.numel() for p in model.parameters()))  # fmt: skip
+    result = run_pretrain(model, dataset, settings, out_dir=out, resume=resume, callback=report)
+    summary = result.to_dict()
+    summary.pop("losses")
+    summary |= {"model": model.config.name, "config_hash": model.config.config_hash(), "out": str(out)}
+    if as_json:
+        echo_json(summary)
+    else:
+        click.echo(
+            f"pretrained {result.steps_done} steps on {result.device} in {result.seconds:.1f}s: loss "
+            f"{result.first_loss:.4f} -> {result.final_loss:.4f}; checkpoint {result.checkpoint}"
+        )

@@ -1,0 +1,193 @@
+"""Wall-to-wall prediction over a cube: overlapping windows, smooth blending, streamed to COGs strip by strip.
+
+Windows of ``chip_m`` metres overlap by ``overlap_m``; each window's class probabilities are weighted by a
+smooth taper (a raised cosine that is highest in the window centre and small, never zero, at its borders)
+and accumulated; the map is the arg-max of the weighted mean. Because neighbouring windows fade into each
+other there are no seams at window borders. Windows are processed one row (strip) at a time and finished
+rows go straight to the COG writer, so memory depends on the AOI's width and the window size, never on its
+height — and a job's tiling bounds the width.
+
+Where some sensors have no data the model uses what is there; a modality-availability layer records, per
+output pixel, which sensors had valid data (bit ``i`` set = sensor ``i`` of the legend in the tags).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from odc.geo.geobox import GeoBox
+from rasterio.windows import Window
+from torch import nn
+
+from eofusion.errors import ConfigError
+from eofusion.mapping.cog import ClassMapWriter, MapFiles, StreamedRaster
+from eofusion.mapping.legend import CLASS_NODATA, MapLegend
+from eofusion.models.inputs import SensorInput, collate_samples
+from eofusion.training.chips import ChipWindow
+from eofusion.training.cube_dataset import CubeChipReader
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    """Sliding-window settings."""
+
+    chip_m: float = 320.0
+    overlap_m: float = 80.0
+    batch_size: int = 4
+    out_res_m: float | None = None  # default: the finest cube group
+    sensors: tuple[str, ...] | None = None  # cube groups to use (default: all)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What :func:`predict_to_cog` wrote."""
+
+    files: MapFiles
+    availability: Path
+    geobox: GeoBox
+    sensors: tuple[str, ...]
+
+
+def taper(n: int, overlap: int) -> npt.NDArray[np.float32]:
+    """1-D weights: raised cosine over ``overlap`` pixels at each end, flat in the middle, > 0 everywhere."""
+    w = np.ones(n, dtype=np.float32)
+    if overlap > 0:
+        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(overlap, dtype=np.float32) + 0.5) / overlap)
+        w[:overlap] = ramp
+        w[-overlap:] = np.minimum(w[-overlap:], ramp[::-1])
+    return np.maximum(w, 1e-3)
+
+
+def window_starts(length_m: float, chip_m: float, step_m: float, snap_m: float) -> list[float]:
+    """Window offsets covering ``[0, length_m)``; the last one is moved back to end exactly at the edge."""
+    if chip_m > length_m + 1e-6:
+        raise ConfigError(
+            f"The area ({length_m:.0f} m) is smaller than one window ({chip_m:.0f} m); use smaller chips."
+        )
+    starts = list(np.arange(0.0, length_m - chip_m + 1e-6, step_m))
+    last = round((length_m - chip_m) / snap_m) * snap_m
+    if starts[-1] < last - 1e-6:
+        starts.append(last)
+    return [float(s) for s in starts]
+
+
+def _availability(sample: dict[str, SensorInput], keys: Sequence[str], shape: tuple[int, int]) -> np.ndarray:
+    bits = np.zeros(shape, dtype=np.uint8)
+    for i, key in enumerate(keys):
+        item = sample.get(key)
+        if item is None or item.valid is None:
+            continue
+        any_date = item.valid.any(dim=0).numpy()  # [h, w] on the sensor's grid
+        ry, rx = shape[0] / any_date.shape[0], shape[1] / any_date.shape[1]
+        rows = np.minimum((np.arange(shape[0]) / ry).astype(int), any_date.shape[0] - 1)
+        cols = np.minimum((np.arange(shape[1]) / rx).astype(int), any_date.shape[1] - 1)
+        bits |= (any_date[np.ix_(rows, cols)].astype(np.uint8) << i).astype(np.uint8)
+    return bits
+
+
+class _Strip:
+    """Weighted probability sums, weights and availability bits of the output rows not yet written."""
+
+    def __init__(self, classes: int, width: int) -> None:
+        self.acc = np.zeros((classes, 0, width), dtype=np.float32)
+        self.wsum = np.zeros((0, width), dtype=np.float32)
+        self.bits = np.zeros((0, width), dtype=np.uint8)
+
+    @property
+    def rows(self) -> int:
+        return int(self.wsum.shape[0])
+
+    def grow_to(self, rows: int) -> None:
+        extra = rows - self.rows
+        if extra > 0:
+            k, _, width = self.acc.shape
+            self.acc = np.concatenate([self.acc, np.zeros((k, extra, width), np.float32)], axis=1)
+            self.wsum = np.concatenate([self.wsum, np.zeros((extra, width), np.float32)])
+            self.bits = np.concatenate([self.bits, np.zeros((extra, width), np.uint8)])
+
+    def add(self, row: int, col: int, probs: np.ndarray, weight: np.ndarray, bits: np.ndarray) -> None:
+        h, w = weight.shape
+        self.acc[:, row : row + h, col : col + w] += probs * weight
+        self.wsum[row : row + h, col : col + w] += weight
+        self.bits[row : row + h, col : col + w] |= bits
+
+    def take(self, rows: int, class_values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Class ids, mean probabilities and bits of the first ``rows`` rows, removed from the strip."""
+        mean = self.acc[:, :rows] / np.maximum(self.wsum[:rows], 1e-6)
+        bits = self.bits[:rows]
+        ids = class_values[np.argmax(mean, axis=0)]
+        ids[bits == 0] = CLASS_NODATA
+        self.acc, self.wsum, self.bits = self.acc[:, rows:], self.wsum[rows:], self.bits[rows:]
+        return ids, mean, bits
+
+
+@torch.no_grad()
+def predict_to_cog(
+    model: nn.Module,
+    reader: CubeChipReader,
+    legend: MapLegend,
+    path: str | Path,
+    config: PredictConfig = PredictConfig(),
+    *,
+    probabilities: bool = False,
+    tags: dict[str, object] | None = None,
+    on_row: Callable[[int, int], None] | None = None,
+) -> Prediction:
+    """Predict the whole cube area with ``model(inputs, out_shape) -> logits`` and write the map COGs."""
+    keys = tuple(config.sensors or reader.groups)
+    res = config.out_res_m or min(m.res for m in reader.groups.values())
+    left, bottom, right, top = reader.bounds
+    geobox = GeoBox.from_bbox(reader.bounds, reader.crs, resolution=res, tight=True)
+    n, overlap = round(config.chip_m / res), round(config.overlap_m / res)
+    if config.overlap_m >= config.chip_m:
+        raise ConfigError(f"overlap_m ({config.overlap_m}) must be smaller than chip_m ({config.chip_m}).")
+    step_m = config.chip_m - config.overlap_m
+    xs = window_starts(right - left, config.chip_m, step_m, reader.coarsest_m)
+    ys = window_starts(top - bottom, config.chip_m, step_m, reader.coarsest_m)
+    weight = np.outer(taper(n, overlap), taper(n, overlap))
+    class_values = np.array([c.value for c in legend.classes], dtype=np.uint8)
+    model.eval()
+    path = Path(path)
+    avail_path = path.with_name(path.stem + "_sensors.tif")
+    strip = _Strip(len(class_values), geobox.width)
+    flushed = 0  # output rows already written
+    with ClassMapWriter(path, geobox, legend, probabilities=probabilities, tags=tags) as writer:
+        avail = StreamedRaster(avail_path, geobox, 1, 0, ["sensors_bitmask"])
+        try:
+            for row_index, y_off in enumerate(ys):
+                row0 = round(y_off / res)
+                strip.grow_to(row0 + n - flushed)
+                windows = [ChipWindow(left + x, top - y_off, config.chip_m) for x in xs]
+                for start in range(0, len(windows), config.batch_size):
+                    chunk = windows[start : start + config.batch_size]
+                    samples = [{key: s[key] for key in keys if key in s} for s in map(reader.read, chunk)]
+                    probs = torch.softmax(model(collate_samples(samples), (n, n)).float(), dim=1).numpy()
+                    for window, sample, p in zip(chunk, samples, probs, strict=True):
+                        col = round((window.left - left) / res)
+                        strip.add(row0 - flushed, col, p, weight, _availability(sample, keys, (n, n)))
+                last = row_index == len(ys) - 1
+                ready = strip.rows if last else round(ys[row_index + 1] / res) - flushed
+                if ready > 0:
+                    ids, mean, bits = strip.take(ready, class_values)
+                    window = Window(0, flushed, geobox.width, ready)  # type: ignore[call-arg]
+                    writer.write(window, ids, mean if probabilities else None)
+                    avail.write(bits, window)
+                    flushed += ready
+                if on_row:
+                    on_row(row_index + 1, len(ys))
+            avail.publish("nearest", {"sensor_bits": json.dumps({str(i): k for i, k in enumerate(keys)})})
+        except BaseException:
+            avail.discard()
+            raise
+    if writer.files is None:  # pragma: no cover - set by a successful __exit__
+        raise ConfigError(f"The map {path} was not written.")
+    return Prediction(writer.files, avail_path, geobox, keys)

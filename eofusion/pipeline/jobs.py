@@ -1,0 +1,90 @@
+"""Running a job spec: tiles of the AOI, checks before any work, the tile run, the mosaic, the manifest."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from odc.geo import CRS
+from odc.geo.geom import Geometry
+
+from eofusion.errors import CheckpointError, ConfigError
+from eofusion.grid import NestedGrids, TilingScheme, as_geometry, utm_crs_for
+from eofusion.mapping import ensure_writable_dir
+from eofusion.mapping.mosaic import mosaic_class_maps
+from eofusion.pipeline.landcover import landcover_tile, legend_of, tile_maps
+from eofusion.pipeline.manifest import RunManifest, TileRecord
+from eofusion.pipeline.runner import TileProcessor, finish_manifest, run_job
+from eofusion.pipeline.spec import JobSpec
+from eofusion.training.landcover import load_landcover_model
+
+logger = logging.getLogger(__name__)
+
+
+def tiling_of(spec: JobSpec) -> TilingScheme:
+    """The job's tiling scheme (CRS from the spec, else the AOI's UTM zone)."""
+    if spec.tiling.crs:
+        return TilingScheme(CRS(spec.tiling.crs), spec.tiling.tile_size_m)
+    if spec.aoi.tiles:
+        epsg = spec.aoi.tiles[0].split("_", 1)[0]
+        return TilingScheme(CRS(f"EPSG:{epsg}"), spec.tiling.tile_size_m)
+    geom = _aoi_geometry(spec)
+    lon, lat = geom.centroid.to_crs("EPSG:4326").coords[0]
+    return TilingScheme(utm_crs_for(lon, lat), spec.tiling.tile_size_m)
+
+
+def _aoi_geometry(spec: JobSpec) -> Geometry:
+    if spec.aoi.bbox is not None:
+        return as_geometry(spec.aoi.bbox, spec.aoi.crs)
+    if spec.aoi.geojson is not None:
+        import geopandas as gpd
+
+        if not spec.aoi.geojson.exists():
+            raise ConfigError(f"aoi.geojson: {spec.aoi.geojson} does not exist.")
+        return as_geometry(gpd.read_file(spec.aoi.geojson))
+    raise ConfigError("aoi: give bbox, geojson or tiles.")
+
+
+def job_tiles(spec: JobSpec) -> dict[str, NestedGrids]:
+    """Tile id -> nested grids for every tile of the job's AOI."""
+    scheme = tiling_of(spec)
+    ids = list(spec.aoi.tiles) if spec.aoi.tiles else scheme.tiles_for(_aoi_geometry(spec))
+    if not ids:
+        raise ConfigError("The AOI covers no tile; check aoi.bbox / aoi.geojson and its crs.")
+    resolutions: dict[str, float] = {k: v for k, v in spec.resolutions.items() if k in set(map(str, spec.sensors))}
+    return {t: scheme.grids(t, resolutions) for t in ids}
+
+
+def preflight(spec: JobSpec) -> None:
+    """Everything that can be checked before work starts: output location, model, catalog file."""
+    ensure_writable_dir(spec.outputs.dir)
+    if not spec.model.checkpoint.exists():
+        raise CheckpointError(
+            f"model.checkpoint {spec.model.checkpoint} does not exist; train one with `eofusion train` "
+            "or point the job spec at an existing checkpoint."
+        )
+    load_landcover_model(spec.model.checkpoint)  # refuses a wrong or unsafe file now, not per tile
+    source = spec.catalog.source
+    if "://" not in source and ("/" in source or source.endswith((".parquet", ".json"))) and not Path(source).exists():
+        raise ConfigError(f"catalog.source {source} does not exist.")
+
+
+def run_spec(
+    spec: JobSpec,
+    processor: TileProcessor = landcover_tile,
+    on_tile: Callable[[TileRecord], None] | None = None,
+    client: object = None,
+) -> RunManifest:
+    """Check, run every tile not yet done, mosaic the finished tiles, write the final manifest."""
+    preflight(spec)
+    tiles = job_tiles(spec)
+    manifest = run_job(spec, tiles, processor, client=client, on_tile=on_tile)
+    outputs: dict[str, str] = {}
+    maps = tile_maps(spec.outputs.dir, sorted(tiles))
+    if spec.outputs.mosaic and maps:
+        _, classes, _ = load_landcover_model(spec.model.checkpoint)
+        mosaic = mosaic_class_maps(maps, spec.outputs.dir / "mosaic.tif", legend_of(classes))
+        outputs["mosaic"] = str(mosaic.classes)
+    finish_manifest(manifest, spec.outputs.dir, outputs)
+    return manifest

@@ -1,0 +1,43 @@
+"""Training: datasets of model samples, MAE pretraining, checkpoints.
+
+Public API:
+
+- :class:`SensorArray`, :class:`ArrayChipDataset` — in-memory multi-sensor arrays -> random co-located chips.
+- :func:`synthetic_scene` — spectrally plausible arrays from the registry (tests, smoke runs).
+- :class:`PretrainConfig`, :func:`pretrain`, :class:`PretrainResult`, :class:`StepInfo`, :func:`pick_device`.
+- :func:`save_checkpoint`, :func:`load_checkpoint`, :func:`load_model`, :func:`read_state_dict`,
+  :func:`convert_smarties_checkpoint`.
+"""
+
+from __future__ import annotations
+
+from eofusion.training.arrays import ArrayChipDataset, SensorArray
+from eofusion.training.checkpoints import (
+    Checkpoint,
+    convert_smarties_checkpoint,
+    load_checkpoint,
+    load_model,
+    read_state_dict,
+    restore_model,
+    save_checkpoint,
+)
+from eofusion.training.pretrain import PretrainConfig, PretrainResult, StepInfo, pick_device, pretrain
+from eofusion.training.synthetic import synthetic_scene
+
+__all__ = [
+    "ArrayChipDataset",
+    "Checkpoint",
+    "PretrainConfig",
+    "PretrainResult",
+    "SensorArray",
+    "StepInfo",
+    "convert_smarties_checkpoint",
+    "load_checkpoint",
+    "load_model",
+    "pick_device",
+    "pretrain",
+    "read_state_dict",
+    "restore_model",
+    "save_checkpoint",
+    "synthetic_scene",
+]
