@@ -170,10 +170,17 @@ def predict_to_cog(
                 for start in range(0, len(windows), config.batch_size):
                     chunk = windows[start : start + config.batch_size]
                     samples = [{key: s[key] for key in keys if key in s} for s in map(reader.read, chunk)]
-                    probs = torch.softmax(model(collate_samples(samples), (n, n)).float(), dim=1).numpy()
-                    for window, sample, p in zip(chunk, samples, probs, strict=True):
-                        col = round((window.left - left) / res)
-                        strip.add(row0 - flushed, col, p, weight, _availability(sample, keys, (n, n)))
+                    # Windows where no sensor has a single valid pixel (outside the data) stay nodata: no
+                    # forward pass is spent on them.
+                    present = [_availability(sample, keys, (n, n)) for sample in samples]
+                    live = [i for i, b in enumerate(present) if b.any()]
+                    if not live:
+                        continue
+                    batch = collate_samples([samples[i] for i in live])
+                    probs = torch.softmax(model(batch, (n, n)).float(), dim=1).numpy()
+                    for i, p in zip(live, probs, strict=True):
+                        col = round((chunk[i].left - left) / res)
+                        strip.add(row0 - flushed, col, p, weight, present[i])
                 last = row_index == len(ys) - 1
                 ready = strip.rows if last else round(ys[row_index + 1] / res) - flushed
                 if ready > 0:

@@ -15,10 +15,8 @@ _MAX_SIDE = 1024  # quicklooks are previews: decimate larger maps
 
 def write_quicklook(classes: npt.NDArray[np.integer], legend: MapLegend, path: str | Path, title: str = "") -> Path:
     """Render class ids with the legend's colours and a legend box; nodata is white."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    # A Figure without pyplot: no global backend switch (a Jupyter kernel keeps its inline plots).
+    from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     step = max(1, int(np.ceil(max(classes.shape) / _MAX_SIDE)))
@@ -28,7 +26,8 @@ def write_quicklook(classes: npt.NDArray[np.integer], legend: MapLegend, path: s
         rgb[ids == c.value] = c.colour
     rgb[ids == CLASS_NODATA] = 255
     present = [c for c in legend.classes if np.any(ids == c.value)]
-    fig, ax = plt.subplots(figsize=(8, 6), dpi=110)
+    fig = Figure(figsize=(8, 6), dpi=110)
+    ax = fig.subplots()
     ax.imshow(rgb, interpolation="nearest")
     ax.set_axis_off()
     if title:
@@ -38,6 +37,5 @@ def write_quicklook(classes: npt.NDArray[np.integer], legend: MapLegend, path: s
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, bbox_inches="tight")
-    plt.close(fig)
     os.replace(tmp, path)
     return path

@@ -133,11 +133,12 @@ def finetune(
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         schedule.step()
-        result.losses.append(float(loss))
+        value = float(loss.detach())
+        result.losses.append(value)
         if on_step:
-            on_step(step, float(loss))
+            on_step(step, value)
         if config.log_every and step % config.log_every == 0:
-            logger.info("fine-tune step %d/%d loss %.4f", step + 1, config.steps, float(loss))
+            logger.info("fine-tune step %d/%d loss %.4f", step + 1, config.steps, value)
     result.seconds = time.perf_counter() - started
     return result
 

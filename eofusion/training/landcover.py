@@ -95,7 +95,13 @@ def load_landcover_model(path: str | os.PathLike[str]) -> tuple[SegmentationMode
         )
     classes = ClassTable.from_json(extra["classes"])
     model = SegmentationModel(SpectralEncoder(ckpt.config), len(classes.ids), head_dim=int(extra["head_dim"]))
-    missing, unexpected = model.load_state_dict(ckpt.model_state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(ckpt.model_state, strict=False)
+    except RuntimeError as err:  # tensor shapes differ: written by another version of the head
+        raise CheckpointError(
+            f"{path} was written by an incompatible eofusion version ({ckpt.metadata.get('eofusion_version')}): "
+            f"{str(err).splitlines()[-1].strip()}. Retrain it (eofusion demo / fine-tuning) with this version."
+        ) from None
     if missing or unexpected:
         raise CheckpointError(f"{path} does not fit the land-cover model: {missing[:3]} {unexpected[:3]}.")
     return model.eval(), classes, ckpt.metadata
