@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from eofusion.catalog.stac_api import ApiOptions
+from eofusion.config import read_yaml_mapping, validation_message
 from eofusion.errors import ConfigError, UnknownBandError, UnknownSensorError
 from eofusion.sensors import get_sensor
 
@@ -129,12 +129,7 @@ def source_from_dict(data: Mapping[str, Any], origin: str = "mapping", base_dir:
     try:
         spec = _SourceSpec.model_validate(dict(data))
     except ValidationError as err:
-        lines = []
-        for e in err.errors():
-            loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-            msg = "unknown key (not allowed)" if e["type"] == "extra_forbidden" else e["msg"]
-            lines.append(f"  {loc}: {msg}")
-        raise ConfigError(f"Invalid catalog source in {origin}:\n" + "\n".join(lines)) from None
+        raise ConfigError(validation_message(err, f"Invalid catalog source in {origin}")) from None
     endpoint = os.path.expandvars(spec.endpoint)
     if spec.kind == "embedded":
         local = Path(endpoint).expanduser()
@@ -171,14 +166,7 @@ def load_catalog_source(path_or_name: str | Path, search_dirs: tuple[Path, ...] 
                 "Give a YAML path, or one of those names."
             )
         path = found
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"Catalog source file {path} does not exist.") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"Catalog source file {path} is not valid YAML: {err}") from None
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"Catalog source file {path} must hold a mapping (name, kind, endpoint, collections).")
+    data = read_yaml_mapping(path, "Catalog source file", "name, kind, endpoint, collections")
     source = source_from_dict(data, origin=str(path), base_dir=path.parent)
     return CatalogSource(**{**source.__dict__, "path": path.resolve()})
 

@@ -11,9 +11,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from eofusion.config import read_yaml_mapping, validation_message
 from eofusion.errors import ConfigError
 
 SensorKey = Literal["s2", "s1", "aerial", "dsm"]
@@ -119,20 +119,12 @@ class JobSpec(_Strict):
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _format_errors(err: ValidationError, source: str) -> str:
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        lines.append(f"  {loc}: {e['msg']}")
-    return f"Invalid job spec {source}:\n" + "\n".join(lines)
-
-
 def job_spec_from_dict(data: dict[str, Any], source: str = "mapping", base_dir: Path | None = None) -> JobSpec:
     """Validate a mapping; relative paths are resolved against ``base_dir`` (the YAML file's folder)."""
     try:
         spec = JobSpec.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format_errors(err, source)) from None
+        raise ConfigError(validation_message(err, f"Invalid job spec {source}")) from None
     if base_dir is None:
         return spec
 
@@ -154,12 +146,7 @@ def job_spec_from_dict(data: dict[str, Any], source: str = "mapping", base_dir: 
 def load_job_spec(path: str | Path) -> JobSpec:
     """Read and validate a job spec YAML file (errors name the file and the key)."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"Job spec {path} does not exist; see pipelines/ for examples.") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"Job spec {path} is not valid YAML: {err}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"Job spec {path} must be a mapping with name, aoi, time, catalog, sensors, model, outputs.")
+    data = read_yaml_mapping(
+        path, "Job spec", "name, aoi, time, catalog, sensors, model, outputs", "see pipelines/ for examples"
+    )
     return job_spec_from_dict(data, source=str(path), base_dir=path.parent)

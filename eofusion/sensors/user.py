@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from eofusion.config import read_yaml_mapping, validation_message
 from eofusion.errors import ConfigError, SensorRegistrationError
 from eofusion.sensors.model import Band, BandKind, Sensor
 from eofusion.sensors.registry import REGISTRY, SensorRegistry
@@ -47,14 +47,6 @@ class _SensorSpec(BaseModel):
     bands: list[_BandSpec] = Field(min_length=1)
 
 
-def _format_validation_error(err: ValidationError, source: str) -> str:
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        lines.append(f"  {loc}: {e['msg']}")
-    return f"Invalid sensor definition in {source}:\n" + "\n".join(lines)
-
-
 def sensor_from_dict(spec: Mapping[str, Any], source: str = "mapping") -> Sensor:
     """Build a :class:`Sensor` from a mapping shaped like the YAML format (see ``docs`` in README).
 
@@ -64,7 +56,7 @@ def sensor_from_dict(spec: Mapping[str, Any], source: str = "mapping") -> Sensor
     try:
         parsed = _SensorSpec.model_validate(dict(spec))
     except ValidationError as err:
-        raise ConfigError(_format_validation_error(err, source)) from None
+        raise ConfigError(validation_message(err, f"Invalid sensor definition in {source}")) from None
     try:
         bands = tuple(Band(**b.model_dump()) for b in parsed.bands)
         return Sensor(
@@ -82,14 +74,7 @@ def sensor_from_dict(spec: Mapping[str, Any], source: str = "mapping") -> Sensor
 def load_sensor_yaml(path: str | Path) -> Sensor:
     """Read one sensor definition from a YAML file."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"Sensor file {path} does not exist.") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"Sensor file {path} is not valid YAML: {err}") from None
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"Sensor file {path} must hold a mapping with 'name' and 'bands'.")
+    data = read_yaml_mapping(path, "Sensor file", "'name' and 'bands'")
     return sensor_from_dict(data, source=str(path))
 
 
