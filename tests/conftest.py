@@ -25,6 +25,12 @@ def require_or_skip(available: bool, reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
+def require():  # type: ignore[no-untyped-def]
+    """The skip-locally / fail-in-CI rule, for conftests below this one."""
+    return require_or_skip
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data, beside the repository (read-only)."""
     require_or_skip(SHARED_DATA.is_dir(), f"{SHARED_DATA} is not there")

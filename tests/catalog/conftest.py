@@ -13,28 +13,20 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from catalog_server import missing_requirements, pgstac_api
-from catalogfactory import IN_CI, REAL_DATA, STAC_ITEMS, collection_dict, make_world
+from catalogfactory import REAL_DATA, STAC_ITEMS, collection_dict, make_world
 
 from eofusion.catalog import EmbeddedCatalog, make_query, write_geoparquet
 
 
-def require(available: bool, reason: str) -> None:
-    """Skip on a developer machine that lacks a resource; fail in CI, where it must be there."""
-    if not available:
-        if IN_CI:
-            pytest.fail(f"{reason} (required in CI)")
-        pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
-def stac_items_dir() -> Path:
+def stac_items_dir(require) -> Path:  # type: ignore[no-untyped-def]
     """../shared/data/stac_items: recorded Planetary Computer and Earth Search responses."""
     require(STAC_ITEMS.is_dir(), f"{STAC_ITEMS} is not there")
     return STAC_ITEMS
 
 
 @pytest.fixture(scope="session")
-def real_data_dir() -> Path:
+def real_data_dir(require) -> Path:  # type: ignore[no-untyped-def]
     """../shared/data/real: real GeoTIFFs."""
     require(REAL_DATA.is_dir(), f"{REAL_DATA} is not there")
     return REAL_DATA
@@ -76,7 +68,7 @@ def api_items_parquet(api_items: list[dict[str, Any]], tmp_path_factory: pytest.
 
 
 @pytest.fixture(scope="session")
-def stac_api_url(api_items: list[dict[str, Any]]) -> Iterator[str]:
+def stac_api_url(api_items: list[dict[str, Any]], require) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """A real stac-fastapi-pgstac server on 127.0.0.1 loaded with ``api_items``; stopped after the session."""
     reason = missing_requirements()
     require(reason is None, f"cannot start the STAC API server: {reason}")
