@@ -156,7 +156,7 @@ def _read_raster(path: Path, sensor: Sensor | None, when: datetime | None) -> _R
             bands = _file_bands(path, guessed, src.count, src.descriptions, given=sensor is not None)
         # A band found outside the guessed sensor (DEM.tif in a "..._s2_..." folder) decides the sensor.
         sensor = guessed if guessed and any(b is bands[0] for b in guessed.bands) else _sensor_of(bands[0])
-        acquired = when or _acquisition_time(path, src.tags())
+        acquired = _acquisition_time(path, src.tags(), fallback=when)
         epsg = src.crs.to_epsg()
         crs = f"EPSG:{epsg}" if epsg else src.crs.to_wkt()
         w, s, e, n = src.bounds
@@ -253,7 +253,8 @@ def _sensor_of(band: Band) -> Sensor:
     raise InputDataError(f"Band {band.name} belongs to no registered sensor.")
 
 
-def _acquisition_time(path: Path, tags: dict[str, str]) -> datetime:
+def _acquisition_time(path: Path, tags: dict[str, str], fallback: datetime | None = None) -> datetime:
+    """The file's own time (sidecar, TIFF tags, name); ``fallback`` (``--datetime``) only when it has none."""
     sidecar = path.parent / SIDECAR_TIME
     if sidecar.exists():
         text = sidecar.read_text().strip()
@@ -276,6 +277,8 @@ def _acquisition_time(path: Path, tags: dict[str, str]) -> datetime:
                 return datetime(int(date[1]), int(date[2]), int(date[3]), tzinfo=UTC)
             except ValueError:
                 continue
+    if fallback is not None:
+        return fallback
     raise InputDataError(
         f"{path}: no acquisition time in its name, TIFF tags or an {SIDECAR_TIME} next to it; "
         "pass --datetime (acquired=...)."

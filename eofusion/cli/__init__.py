@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "pretrain": "eofusion.cli.pretrain:pretrain",
     "cube": "eofusion.cli.cube:cube",
     "run": "eofusion.cli.run:run",
+    "train": "eofusion.cli.train:train",
+    "evaluate": "eofusion.cli.train:evaluate",
 }
 
 
@@ -59,6 +61,8 @@ class LazyGroup(click.Group):
 # Short help per command, shown by `eofusion --help` without importing the command's module.
 COMMAND_HELP: dict[str, str] = {
     "run": "Run a scheduled job spec (pipelines/*.yaml) tile by tile: search -> cube -> predict -> map.",
+    "train": "Train a land-cover or crop-type model and its baselines from a training spec; report and plot.",
+    "evaluate": "Score a trained model on a training spec's held-out part (metrics, subsets, confusion matrix).",
     "pretrain": "Pretrain the spectrum-aware masked autoencoder (checkpoints, resume).",
     "catalog": "Inspect STAC items, build catalogs for local GeoTIFFs, search STAC APIs and local catalogs.",
     "demo": "Run the main job end to end on the embedded demo world.",

@@ -12,11 +12,13 @@ from odc.geo.geobox import GeoBox
 from rasterio.enums import Resampling
 
 from eofusion.catalog import BandAsset, NormalizedItem
-from eofusion.cube.reader import read_asset
+from eofusion.cube.reader import read_assets
 from eofusion.errors import InputDataError
 from eofusion.sensors import from_db, to_db
 
 log = logging.getLogger(__name__)
+
+Float32Array = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -52,45 +54,68 @@ def _intersects(a: tuple[float, float, float, float], b: tuple[float, float, flo
     return a[0] < b[2] and a[2] > b[0] and a[1] < b[3] and a[3] > b[1]
 
 
-def _read(plan: BlockPlan, asset: BandAsset, box: GeoBox, resampling: Resampling) -> npt.NDArray[np.float32] | None:
+def _read(
+    plan: BlockPlan, assets: list[BandAsset], box: GeoBox, resampling: Resampling, out: Float32Array | None
+) -> list[Float32Array | None]:
+    """The assets read onto ``box`` (one GDAL warp per source grid); None for those skipped on error."""
     try:
-        return read_asset(asset, box, resampling, use_overviews=plan.use_overviews)
+        return list(read_assets(assets, box, resampling, use_overviews=plan.use_overviews, out=out))
     except InputDataError as err:
         if plan.on_error == "raise":
             raise
+        if out is not None:
+            out[...] = np.nan  # a read that failed half-way leaves nothing behind
+        if len(assets) > 1:  # read them one by one: only the unreadable ones are left out
+            return [_read(plan, [a], box, resampling, None)[0] for a in assets]
         log.warning("Skipped while reading: %s", err)
+        return [None]
+
+
+def _cloud_mask(plan: BlockPlan, assets: Mapping[str, BandAsset], box: GeoBox) -> npt.NDArray[np.bool_] | None:
+    if not (plan.mask_clouds and "SCL" in assets):
         return None
+    scl = _read(plan, [assets["SCL"]], box, Resampling.nearest, None)[0]
+    return None if scl is None else np.isin(scl, np.array(sorted(plan.scl_masked), dtype=np.float32))
 
 
-def load_block(plan: BlockPlan, t: int, row0: int, col0: int, shape: tuple[int, int]) -> npt.NDArray[np.float32]:
+def _wanted(plan: BlockPlan, assets: Mapping[str, BandAsset], out: Float32Array, filled: list[bool]) -> list[int]:
+    """Bands this item has and the mosaic still misses somewhere."""
+    return [b for b, name in enumerate(plan.bands) if name in assets and not (filled[b] and not np.isnan(out[b]).any())]
+
+
+def load_block(plan: BlockPlan, t: int, row0: int, col0: int, shape: tuple[int, int]) -> Float32Array:
     """Bands of time step ``t`` over the block starting at (``row0``, ``col0``): ``[1, band, y, x]`` float32."""
     h, w = shape
     box = plan.geobox[row0 : row0 + h, col0 : col0 + w]
     bbox = tuple(box.extent.boundingbox)
     out = np.full((1, len(plan.bands), h, w), np.nan, dtype=np.float32)
+    filled = [False] * len(plan.bands)  # False: the band is all NaN yet, so the first read goes straight in
     for item in plan.slots[t].items:
         if not _intersects(plan.footprints[item.id], bbox):  # type: ignore[arg-type]
             continue
         assets = plan.assets[item.id]
-        masked = None
-        if plan.mask_clouds and "SCL" in assets:
-            scl = _read(plan, assets["SCL"], box, Resampling.nearest)
-            if scl is not None:
-                masked = np.isin(scl, np.array(sorted(plan.scl_masked), dtype=np.float32))
-        for b, name in enumerate(plan.bands):
-            target = out[0, b]
-            holes = np.isnan(target)
-            if name not in assets or not holes.any():
-                continue
-            values = _read(plan, assets[name], box, Resampling[plan.resampling[b]])
-            if values is None:
-                continue
-            if masked is not None:
-                values[masked] = np.nan
-            if plan.to_db and item.id in plan.db_items:
-                values = from_db(values)
-            np.copyto(target, values, where=holes)
-        if not np.isnan(out).any():  # every pixel filled: later items cannot change the mosaic
+        masked = _cloud_mask(plan, assets, box)
+        by_resampling: dict[str, list[int]] = {}
+        for b in _wanted(plan, assets, out[0], filled):
+            by_resampling.setdefault(plan.resampling[b], []).append(b)
+        for method, bands in by_resampling.items():
+            # Bands read for the first time go straight into the output when they are adjacent in it.
+            direct = not any(filled[b] for b in bands) and bands == list(range(bands[0], bands[0] + len(bands)))
+            into = out[0, bands[0] : bands[-1] + 1] if direct else None
+            values = _read(plan, [assets[plan.bands[b]] for b in bands], box, Resampling[method], into)
+            for b, v in zip(bands, values, strict=True):
+                if v is None:
+                    continue
+                if masked is not None:
+                    v[masked] = np.nan
+                if plan.to_db and item.id in plan.db_items:
+                    v[...] = from_db(v)
+                if filled[b]:
+                    np.copyto(out[0, b], v, where=np.isnan(out[0, b]))
+                elif not np.may_share_memory(v, out):  # not read straight into the output
+                    out[0, b] = v
+                filled[b] = True
+        if all(filled) and not np.isnan(out).any():  # every pixel filled: later items cannot change the mosaic
             break
     if plan.to_db:
         out[0] = to_db(out[0], plan.db_floor)

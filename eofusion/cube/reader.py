@@ -1,28 +1,38 @@
-"""Read one band asset onto a target grid window: physical float32 values, NaN where there is no data.
+"""Read band assets onto a target grid window: physical float32 values, NaN where there is no data.
 
-Two paths: when the asset's grid is the target grid shifted by whole pixels (same CRS and pixel size) the
-pixels are read straight from the window that is needed, no warping; otherwise GDAL's warper
-(:func:`rasterio.warp.reproject`) reprojects the window, reading from a COG overview when the target is
-much coarser than the source.
+Two paths: when an asset's grid is the target grid shifted by whole pixels (same CRS and pixel size) its
+pixels are read straight from the window that is needed, no warping; otherwise GDAL's warper resamples it
+(:mod:`eofusion.cube.warp`). Bands that share a source grid (the bands of one item, usually) are read as one
+``[band, y, x]`` window and warped in one call, reading from a COG overview when the target is much coarser
+than the source.
+
+Open datasets are kept per thread (a small LRU, reopened when the file changes): a cube build reads every
+asset once per block, and opening a GeoTIFF costs about as much as decoding one of its tiles.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import logging
 import math
 import os
-import warnings
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import rasterio
 from odc.geo.geobox import GeoBox
 from rasterio.enums import Resampling
-from rasterio.warp import reproject
 from rasterio.windows import Window
 
 from eofusion.catalog import BandAsset
+from eofusion.cube import warp
 from eofusion.errors import InputDataError
 
 log = logging.getLogger(__name__)
@@ -30,12 +40,12 @@ log = logging.getLogger(__name__)
 Float32Array = npt.NDArray[np.float32]
 # Relative tolerance for "same pixel size" and "whole-pixel offset".
 _ALIGN_TOL = 1e-6
-
+_OPEN_PER_THREAD = 32
 
 # GDAL keeps decoded blocks in a cache of 5 % of RAM by default; a cube build reads each source pixel once,
 # so a big cache only inflates memory. Set once per process (changing it per read flushes the cache and
 # serialises threads); an explicit GDAL_CACHEMAX in the environment wins.
-_GDAL_CACHE_MB = 64
+_GDAL_CACHE_MB = 16
 
 
 @functools.cache
@@ -44,14 +54,60 @@ def _configure_gdal() -> None:
         rasterio.env.set_gdal_config("GDAL_CACHEMAX", _GDAL_CACHE_MB)
 
 
+# Open datasets per thread (GDAL handles must not be shared between threads), in one process-level map so
+# that they are closed at exit before GDAL is torn down (thread-locals would be collected after it).
+_OPEN: dict[int, OrderedDict[tuple[str, int | None], Any]] = {}
+
+
+def _signature(href: str) -> tuple[int, int] | None:
+    if "://" in href:
+        return None
+    st = os.stat(href)
+    return st.st_mtime_ns, st.st_size
+
+
+def _dataset(href: str, overview_level: int | None = None) -> tuple[rasterio.DatasetReader, warp.SourceGrid]:
+    """An open dataset of this thread (and its grid), reopened when the file changed since it was opened."""
+    cache = _OPEN.setdefault(threading.get_ident(), OrderedDict())
+    key = (href, overview_level)
+    sig = _signature(href)
+    hit = cache.get(key)
+    if hit is not None and hit[2] == sig:
+        cache.move_to_end(key)
+        return hit[0], hit[1]
+    if hit is not None:
+        del cache[key]
+        hit[0].close()
+    src = rasterio.open(href) if overview_level is None else rasterio.open(href, overview_level=overview_level)
+    grid = warp.SourceGrid(src.crs.to_wkt() if src.crs else "", src.transform, (src.height, src.width))
+    cache[key] = (src, grid, sig)
+    while len(cache) > _OPEN_PER_THREAD:
+        cache.popitem(last=False)[1][0].close()
+    return src, grid
+
+
+@atexit.register
+def close_datasets() -> None:
+    """Close the datasets every thread keeps open: at exit, or between builds (never while one runs)."""
+    while _OPEN:
+        _, cache = _OPEN.popitem()
+        while cache:
+            cache.popitem()[1][0].close()
+
+
+@functools.lru_cache(maxsize=64)
+def _rio_crs(crs: str) -> rasterio.CRS:
+    return rasterio.CRS.from_user_input(crs)
+
+
 def _aligned_offset(src: rasterio.DatasetReader, geobox: GeoBox) -> tuple[int, int] | None:
     """(row, col) of the target's top-left pixel in the source when the grids differ by whole pixels."""
     st, gt = src.transform, geobox.transform
     if st.b != 0 or st.d != 0 or gt.b != 0 or gt.d != 0:
         return None
-    if src.crs is None or not geobox.crs or src.crs != rasterio.CRS.from_user_input(str(geobox.crs)):
-        return None
     if not (math.isclose(st.a, gt.a, rel_tol=_ALIGN_TOL) and math.isclose(st.e, gt.e, rel_tol=_ALIGN_TOL)):
+        return None
+    if src.crs is None or not geobox.crs or src.crs != _rio_crs(str(geobox.crs)):
         return None
     col = (gt.c - st.c) / st.a
     row = (gt.f - st.f) / st.e
@@ -83,54 +139,128 @@ def read_asset(
     resampling: Resampling,
     *,
     use_overviews: bool = True,
+    out: Float32Array | None = None,
 ) -> Float32Array:
     """Read ``asset`` onto ``geobox``: DN * scale + offset as float32, NaN where nodata or outside.
+
+    Args:
+        asset: The band to read.
+        geobox: Target grid (usually one block of the cube's grid).
+        resampling: GDAL resampling used when the grids differ.
+        use_overviews: Read from a COG overview when the target is coarser than the source.
+        out: Array of ``geobox.shape`` to fill (and return) instead of a new one.
 
     Raises:
         InputDataError: The file is missing, unreadable or has fewer bands than ``asset.band_index``.
     """
-    try:
-        _configure_gdal()
-        dn = _read_dn(asset, geobox, resampling, use_overviews)
-    except InputDataError:
-        raise
-    except (rasterio.errors.RasterioError, OSError) as err:
-        raise InputDataError(
-            f"Cannot read band {asset.band.name!r} (asset {asset.asset_key!r}) from {asset.href}: {err}. "
-            "Check the file, or build with on_error='skip' to leave it out."
-        ) from err
-    if asset.scale != 1.0 or asset.offset != 0.0:
-        dn *= np.float32(asset.scale)
-        dn += np.float32(asset.offset)
-    return dn
+    stack = read_assets(
+        [asset], geobox, resampling, use_overviews=use_overviews, out=None if out is None else out[None]
+    )
+    return stack[0]
 
 
-def _read_dn(asset: BandAsset, geobox: GeoBox, resampling: Resampling, use_overviews: bool) -> Float32Array:
-    out = np.full(geobox.shape, np.nan, dtype=np.float32)
-    with rasterio.open(asset.href) as src:
-        bidx = asset.band_index
-        if bidx > src.count:
-            raise InputDataError(
-                f"{asset.href} has {src.count} band(s) but asset {asset.asset_key!r} asks for band {bidx}."
-            )
-        nodata = _src_nodata(asset, src)
-        offset = _aligned_offset(src, geobox)
-        if offset is not None:
-            _read_window(src, bidx, offset, out, nodata)
-            return out
-        source_res = abs(src.transform.a)
-        target_res = abs(geobox.resolution.x)
-        level = None
-        same_units = src.crs is not None and src.crs.is_projected and geobox.crs is not None
-        if use_overviews and same_units and resampling is not Resampling.nearest:
-            level = _overview_level(src, bidx, source_res, target_res)
-    if level is None:
-        with rasterio.open(asset.href) as src:
-            _warp(src, bidx, nodata=nodata, geobox=geobox, out=out, resampling=resampling)
-    else:
-        with rasterio.open(asset.href, overview_level=level) as src:
-            _warp(src, bidx, nodata=nodata, geobox=geobox, out=out, resampling=resampling)
+def read_assets(
+    assets: Sequence[BandAsset],
+    geobox: GeoBox,
+    resampling: Resampling,
+    *,
+    use_overviews: bool = True,
+    out: Float32Array | None = None,
+) -> Float32Array:
+    """Read several assets onto ``geobox`` as ``[asset, y, x]`` float32 (see :func:`read_asset`).
+
+    Assets on one source grid (with one nodata value and dtype) are warped together: one GDAL warp per grid.
+
+    Args:
+        assets: The bands to read.
+        geobox: Target grid (usually one block of the cube's grid).
+        resampling: GDAL resampling used when the grids differ.
+        use_overviews: Read from a COG overview when the target is coarser than the source.
+        out: Array of ``[len(assets), *geobox.shape]`` to fill (and return) instead of a new one.
+
+    Raises:
+        InputDataError: A file is missing, unreadable or has fewer bands than its asset's ``band_index``.
+    """
+    out = np.empty((len(assets), *geobox.shape), dtype=np.float32) if out is None else out
+    _configure_gdal()
+    groups: dict[tuple[warp.SourceGrid, str, str], _Group] = {}
+    for i, asset in enumerate(assets):
+        with _naming(asset):
+            src, grid = _dataset(asset.href)
+            if asset.band_index > src.count:
+                raise InputDataError(
+                    f"{asset.href} has {src.count} band(s) but asset {asset.asset_key!r} asks for band "
+                    f"{asset.band_index}."
+                )
+            nodata = _src_nodata(asset, src)
+            offset = _aligned_offset(src, geobox)
+            if offset is not None:
+                _read_window(src, asset.band_index, offset, out[i], nodata)
+                continue
+            level = _overview(asset, src, geobox, resampling, use_overviews)
+            if level is not None:
+                src, grid = _dataset(asset.href, level)
+        key = (grid, repr(nodata), src.dtypes[asset.band_index - 1])  # NaN != NaN: nodata keyed by its text
+        groups.setdefault(key, _Group(grid, nodata, np.dtype(key[2]), [])).members.append((i, asset, src))
+    for group in groups.values():
+        _warp_group(group, geobox, resampling, out)
+    for i, asset in enumerate(assets):
+        if asset.scale != 1.0 or asset.offset != 0.0:
+            out[i] *= np.float32(asset.scale)
+            out[i] += np.float32(asset.offset)
     return out
+
+
+@dataclass
+class _Group:
+    """Assets to warp together: same source grid, nodata and dtype."""
+
+    grid: warp.SourceGrid
+    nodata: float | None
+    dtype: np.dtype[Any]
+    members: list[tuple[int, BandAsset, rasterio.DatasetReader]]  # (index in the output, asset, dataset)
+
+
+@contextlib.contextmanager
+def _naming(*assets: BandAsset) -> Iterator[None]:
+    """Turn GDAL and OS errors into an InputDataError naming the asset(s) and the way out."""
+    try:
+        yield
+    except (rasterio.errors.RasterioError, OSError) as err:
+        names = ", ".join(f"band {a.band.name!r} (asset {a.asset_key!r}) from {a.href}" for a in assets)
+        raise InputDataError(
+            f"Cannot read {names}: {err}. Check the file, or build with on_error='skip' to leave it out."
+        ) from err
+
+
+def _overview(
+    asset: BandAsset, src: rasterio.DatasetReader, geobox: GeoBox, resampling: Resampling, use_overviews: bool
+) -> int | None:
+    same_units = src.crs is not None and src.crs.is_projected and geobox.crs is not None
+    if not (use_overviews and same_units) or resampling is Resampling.nearest:
+        return None
+    return _overview_level(src, asset.band_index, abs(src.transform.a), abs(geobox.resolution.x))
+
+
+def _warp_group(group: _Group, geobox: GeoBox, resampling: Resampling, out: Float32Array) -> None:
+    index = [i for i, _, _ in group.members]
+    with _naming(*(asset for _, asset, _ in group.members)):
+        window = warp.source_window(group.grid, geobox, resampling)
+    if window is None:  # the block lies outside this source
+        out[index] = np.nan
+        return
+    stack = np.empty((len(index), window.height, window.width), dtype=group.dtype)
+    for k, (_, asset, src) in enumerate(group.members):
+        with _naming(asset):
+            src.read(asset.band_index, window=window, out=stack[k])
+    contiguous = index == list(range(index[0], index[0] + len(index)))
+    target = out[index[0] : index[-1] + 1] if contiguous else np.empty((len(index), *geobox.shape), np.float32)
+    with _naming(*(asset for _, asset, _ in group.members)):
+        warp.warp_stack(
+            stack, group.grid, window, nodata=group.nodata, geobox=geobox, resampling=resampling, out=target
+        )
+    if not contiguous:
+        out[index] = target
 
 
 def _read_window(
@@ -141,41 +271,15 @@ def _read_window(
     r0, c0 = max(row0, 0), max(col0, 0)
     r1, c1 = min(row0 + h, src.height), min(col0 + w, src.width)
     if r1 <= r0 or c1 <= c0:
+        out[...] = np.nan
         return
+    if (r0 - row0, c0 - col0, r1 - row0, c1 - col0) != (0, 0, h, w):
+        out[...] = np.nan  # partly outside the source
     data = src.read(bidx, window=Window(c0, r0, c1 - c0, r1 - r0))
     view = out[r0 - row0 : r1 - row0, c0 - col0 : c1 - col0]
     view[...] = data  # converts to float32 in place: no temporary copies of the window
     if nodata is not None and not math.isnan(nodata):
         view[data == nodata] = np.nan
-
-
-def _warp(
-    src: rasterio.DatasetReader,
-    bidx: int,
-    *,
-    nodata: float | None,
-    geobox: GeoBox,
-    out: Float32Array,
-    resampling: Resampling,
-) -> None:
-    # GDAL's warper works out the source window each output chunk needs and reads only that.
-    # rasterio's in-memory destination warns "not georeferenced" (it is: we pass the transform); its own
-    # suppression of that warning is not thread-safe, so repeat it here.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-        reproject(
-            source=rasterio.band(src, bidx),
-            destination=out,
-            src_transform=src.transform,
-            src_crs=src.crs,
-            src_nodata=nodata,
-            dst_transform=geobox.transform,
-            dst_crs=geobox.crs.to_wkt() if geobox.crs else None,
-            dst_nodata=np.nan,
-            resampling=resampling,
-            init_dest_nodata=True,
-            num_threads=1,
-        )
 
 
 def footprint(asset: BandAsset) -> tuple[float, float, float, float]:

@@ -99,9 +99,23 @@ def _root_attrs(path: Path) -> dict[str, Any] | None:
     return dict(json.loads(meta.read_text()).get("attributes", {}))
 
 
-def _write_block(block: np.ndarray, store: str, array_path: str, region: tuple[slice, ...], marker: str) -> None:
+_OPEN_ARRAYS: dict[tuple[str, str], tuple[tuple[int, int, int], zarr.Array]] = {}
+
+
+def _open_array(store: str, array_path: str) -> zarr.Array:
+    """The Zarr array, opened once per process while its metadata file stays the same (appends change it)."""
+    st = (Path(store) / array_path / "zarr.json").stat()
+    stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+    hit = _OPEN_ARRAYS.get((store, array_path))
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
     arr = zarr.open_array(store=store, path=array_path, mode="r+")
-    arr[region] = block
+    _OPEN_ARRAYS[(store, array_path)] = (stamp, arr)
+    return arr
+
+
+def _write_block(block: np.ndarray, store: str, array_path: str, region: tuple[slice, ...], marker: str) -> None:
+    _open_array(store, array_path)[region] = block
     tmp = f"{marker}.tmp"
     Path(tmp).touch()
     os.replace(tmp, marker)  # the record appears only after the shard is fully written
@@ -145,14 +159,22 @@ def _pending_tasks(
         data = ds["data"].data
         marker_dir = path / PROGRESS_DIR / tag / group
         marker_dir.mkdir(parents=True, exist_ok=True)
+        token = tokenize(str(path), tag, group, ds.attrs.get("eofusion:config_hash"))
         for idx, region in _block_regions(ds["data"], t_offsets.get(group, 0)):
             total += 1
             marker = marker_dir / ".".join(map(str, idx))
             if marker.exists():
                 done += 1
                 continue
+            # Dask orders independent tasks by key: naming them by block, then date, runs the dates of a
+            # block together: they reuse its source windows and scale (cached in eofusion.cube.warp) and read
+            # neighbouring parts of the files.
+            t, _, iy, ix = idx
+            name = f"eofusion-write-{group}-{iy:06d}-{ix:06d}-{t:06d}-{token}"
             block = data.blocks[idx]
-            tasks.append(delayed(_write_block)(block, str(path), f"{group}/data", region, str(marker)))
+            tasks.append(
+                delayed(_write_block)(block, str(path), f"{group}/data", region, str(marker), dask_key_name=name)
+            )
     return tasks, total, done
 
 

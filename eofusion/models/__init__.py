@@ -7,6 +7,8 @@ Public API (torch only; no xarray, no file I/O):
 - :class:`ModelConfig`, ``MODEL_PRESETS``, :func:`model_config` — named sizes (tiny/small/base/large).
 - :class:`SpectralEncoder` (``forward_features(inputs) -> [B, D, h, w]``) and :class:`SpectralMAE`.
 - :func:`build_model` — a preset name or config -> :class:`SpectralMAE`.
+- :func:`build_baseline` — peers for comparisons: ``"unet"`` (fixed-stack U-Net), ``"dofa"`` (torchgeo's DOFA
+  with eofusion's land-cover head); see :mod:`eofusion.models.baselines`.
 - :func:`convert_smarties_state_dict` — a published SMARTIES ViT-B/L state dict -> :class:`SpectralMAE`
   (what carries over exactly: see :mod:`eofusion.models.smarties`).
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from eofusion.models.baselines import build_baseline
 from eofusion.models.config import MODEL_PRESETS, ModelConfig, model_config
 from eofusion.models.descriptors import DESCRIPTOR_DIM, band_descriptor, band_descriptors
 from eofusion.models.encoder import SpectralEncoder
@@ -42,6 +45,7 @@ __all__ = [
     "SpectralMAE",
     "band_descriptor",
     "band_descriptors",
+    "build_baseline",
     "build_model",
     "collate_samples",
     "convert_smarties_state_dict",

@@ -1,21 +1,27 @@
 """Task heads on the spectrum-aware encoder: land-cover segmentation and per-pixel crop-type mapping.
 
 Land cover (:class:`SegmentationModel`): the encoder's token map (e.g. 40 m tokens) carries context and the
-fusion of all sensors; the map is wanted at the finest input resolution (1 m or finer). The head upsamples
-the token features to the output grid and adds a full-resolution, spectrum-aware pixel embedding of the
-sensors present (:class:`PixelSpectralEmbed`: every band's value through a 1x1 projection generated from its
-descriptor, averaged over bands, so any band subset works), then a small convolutional decoder. With only
-coarse sensors present (S2 alone), their pixels are upsampled: the map is as sharp as the data allows.
+fusion of all sensors; the map is wanted at the finest input resolution (1 m or finer). The head embeds the
+sensors present at full resolution, spectrum-aware (:class:`PixelSpectralEmbed`: every band's value through a
+1x1 projection generated from its descriptor, averaged over bands, so any band subset works), and decodes
+them with a small U-shaped convolutional decoder (:class:`PyramidDecoder`) whose bottom level receives the
+token context. With only coarse sensors present (S2 alone), their pixels are upsampled: the map is as sharp
+as the data allows.
 
 Crop types (:class:`CropTypeModel`): per pixel of the time-series grid (10 m), each date's bands are
 embedded spectrally, dates are pooled by masked temporal attention with day-of-year encodings (clouds
 ignored), sensors are averaged, and an MLP classifies. Parcel-level labels come from a majority vote of the
 pixel predictions inside each parcel (done by the caller, who has the parcels).
+
+The land-cover head works on any encoder that follows :class:`TokenEncoder` (``forward_features(inputs) ->
+[B, D, h, w]`` and a ``config`` with ``embed_dim``), so peers such as the DOFA baseline
+(:mod:`eofusion.models.baselines`) are compared with exactly the same head.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -23,8 +29,27 @@ from torch import Tensor, nn
 
 from eofusion.errors import ConfigError
 from eofusion.models.embedding import DescriptorMLP, TemporalPool
-from eofusion.models.encoder import SpectralEncoder
 from eofusion.models.inputs import SensorInput
+
+
+class EncoderConfig(Protocol):
+    """What the head and checkpoints read from an encoder's config (e.g. :class:`~eofusion.models.ModelConfig`)."""
+
+    @property
+    def embed_dim(self) -> int: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+    def config_hash(self) -> str: ...
+
+
+class TokenEncoder(Protocol):
+    """An ``nn.Module`` encoder whose token map feeds :class:`SegmentationModel` (e.g. :class:`SpectralEncoder`)."""
+
+    @property
+    def config(self) -> EncoderConfig: ...
+
+    def forward_features(self, inputs: dict[str, SensorInput]) -> Tensor: ...
 
 
 class PixelSpectralEmbed(nn.Module):
@@ -43,58 +68,138 @@ class PixelSpectralEmbed(nn.Module):
         return out + bias.mean(0)[None, :, None, None]
 
 
-def _time_mean(item: SensorInput) -> Tensor:
-    """``[B, C, H, W]``: the mean over valid dates (clouds and nodata left out)."""
+def time_mean(item: SensorInput) -> Tensor:
+    """``[B, C, H, W]``: the mean over valid dates (clouds, nodata and NaN left out; 0 where none is valid)."""
     pixels = item.pixels if item.pixels.ndim == 5 else item.pixels.unsqueeze(1)
-    if item.valid is None:
-        return pixels.mean(1)
-    valid = item.valid if item.valid.ndim == 4 else item.valid.unsqueeze(1)
-    w = valid.unsqueeze(2).to(pixels.dtype)  # [B, T, 1, H, W]
-    return (pixels * w).sum(1) / w.sum(1).clamp_min(1.0)
+    ok = torch.isfinite(pixels)  # [B, T, C, H, W]
+    if item.valid is not None:
+        valid = item.valid if item.valid.ndim == 4 else item.valid.unsqueeze(1)
+        ok = ok & valid.unsqueeze(2)
+    w = ok.to(pixels.dtype)
+    return torch.where(ok, pixels, 0.0).sum(1) / w.sum(1).clamp_min(1.0)
+
+
+def resample(x: Tensor, out_shape: tuple[int, int]) -> Tensor:
+    """``[B, C, H, W]`` to ``out_shape``: area average when shrinking, bilinear when enlarging."""
+    if tuple(x.shape[-2:]) == tuple(out_shape):
+        return x
+    if x.shape[-2] > out_shape[0]:
+        return F.adaptive_avg_pool2d(x, out_shape)
+    return F.interpolate(x, out_shape, mode="bilinear", align_corners=False)
+
+
+class PixelSeriesEmbed(nn.Module):
+    """Per pixel of a sensor's own grid: spectral embedding of every date, summarised over time.
+
+    ``SensorInput -> [B, D, h, w]``. Each date goes through :class:`PixelSpectralEmbed`; the dates are then
+    summarised by masked temporal attention with day-of-year encodings (phenology: *when* a field is green),
+    the valid-date mean and the standard deviation (how much it changes), mixed back to ``D`` channels.
+    Clouds and nodata (``valid`` False, or non-finite values) never contribute. Done on the sensor's native
+    grid (16 x 16 S2 pixels for a 160 m chip) before any upsampling, so a time series costs little.
+    """
+
+    def __init__(self, dim: int, heads: int = 4) -> None:
+        super().__init__()
+        self.spectral = PixelSpectralEmbed(dim)
+        self.temporal = TemporalPool(dim, heads)
+        self.mix = nn.Conv2d(3 * dim, dim, kernel_size=1)
+
+    def forward(self, item: SensorInput) -> Tensor:
+        pixels = item.pixels if item.pixels.ndim == 5 else item.pixels.unsqueeze(1)
+        b, t, c, h, w = pixels.shape
+        ok = torch.isfinite(pixels).all(2)  # [B, T, H, W]
+        if item.valid is not None:
+            ok = ok & (item.valid if item.valid.ndim == 4 else item.valid.unsqueeze(1))
+        clean = torch.where(torch.isfinite(pixels), pixels, 0.0)
+        emb = self.spectral(clean.reshape(b * t, c, h, w), item.descriptors()).reshape(b, t, -1, h, w)
+        d = emb.shape[2]
+        weight = ok.unsqueeze(2).to(emb.dtype)  # [B, T, 1, H, W]
+        count = weight.sum(1).clamp_min(1.0)
+        mean = (emb * weight).sum(1) / count
+        std = (((emb - mean.unsqueeze(1)) ** 2 * weight).sum(1) / count).clamp_min(1e-6).sqrt()
+        tokens = emb.permute(0, 1, 3, 4, 2).reshape(b, t, h * w, d)
+        pooled, _ = self.temporal(tokens, ok.reshape(b, t, h * w), item.day_of_year)
+        pooled = pooled.reshape(b, h, w, d).permute(0, 3, 1, 2) * ok.any(1, keepdim=True).to(emb.dtype)
+        return self.mix(torch.cat([pooled, mean, std], dim=1))
+
+
+def _conv_block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, kernel_size=3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout), nn.GELU()
+    )
+
+
+class PyramidDecoder(nn.Module):
+    """A small U-shaped convolutional decoder on the output grid, with the encoder's context at its bottom.
+
+    Full-resolution pixel features go down ``levels`` stride-2 convolutions (textures and shapes at 2-8x
+    the output pixel: roofs, road edges, field margins, which 40 m tokens cannot see); the token map is
+    resampled onto the coarsest level and joins there (the fused, long-range context); the way back up
+    adds each level's skip connection. Dense 3x3 convolutions at narrow widths keep it cheap on CPUs.
+    """
+
+    def __init__(self, pixel_dim: int, context_dim: int, num_classes: int, levels: int = 3) -> None:
+        super().__init__()
+        widths = [pixel_dim * (2 + i) // 2 for i in range(levels + 1)]  # e.g. 32, 48, 64, 80
+        self.stem = _conv_block(pixel_dim, widths[0])
+        self.down = nn.ModuleList(_conv_block(widths[i], widths[i + 1], stride=2) for i in range(levels))
+        self.bottom = _conv_block(widths[-1] + context_dim, widths[-1])
+        self.up = nn.ModuleList(_conv_block(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(levels)))
+        self.classify = nn.Conv2d(widths[0], num_classes, kernel_size=1)
+        self.multiple = 2**levels
+        # Inputs normalised per sample (not with batch statistics): the fused pixel features and the context
+        # change with the set of sensors present, and the decoder must see them on one scale whatever it is.
+        self.pixel_norm = nn.GroupNorm(1, pixel_dim)
+        self.context_norm = nn.GroupNorm(1, context_dim)
+
+    def forward(self, pixels: Tensor, context: Tensor) -> Tensor:
+        """``pixels [B, P, H, W]`` + ``context [B, C, h, w]`` -> logits ``[B, K, H, W]`` (any H, W)."""
+        h, w = pixels.shape[-2:]
+        pixels, context = self.pixel_norm(pixels), self.context_norm(context)
+        pad_h, pad_w = (-h) % self.multiple, (-w) % self.multiple
+        x = F.pad(pixels, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else pixels
+        skips = [self.stem(x)]
+        for down in self.down:
+            skips.append(down(skips[-1]))
+        x = skips.pop()
+        context = F.interpolate(context, x.shape[-2:], mode="bilinear", align_corners=False)
+        x = self.bottom(torch.cat([x, context], dim=1))
+        for up in self.up:
+            skip = skips.pop()
+            x = F.interpolate(x, skip.shape[-2:], mode="bilinear", align_corners=False)
+            x = up(torch.cat([x, skip], dim=1))
+        return self.classify(x)[..., :h, :w]
 
 
 class SegmentationModel(nn.Module):
-    """Encoder + land-cover head; ``forward(inputs, out_shape) -> logits [B, K, H, W]``."""
+    """Encoder + land-cover head; ``forward(inputs, out_shape) -> logits [B, K, H, W]``.
 
-    def __init__(self, encoder: SpectralEncoder, num_classes: int, head_dim: int = 32) -> None:
+    Args:
+        encoder: An ``nn.Module`` following :class:`TokenEncoder`, e.g. :class:`SpectralEncoder`.
+        num_classes: Number of logits ``K``.
+        head_dim: Width of the head.
+    """
+
+    def __init__(self, encoder: TokenEncoder, num_classes: int, head_dim: int = 32) -> None:
         super().__init__()
         if num_classes < 2:
             raise ConfigError(f"A segmentation head needs at least 2 classes, got {num_classes}.")
+        if not isinstance(encoder, nn.Module):
+            raise ConfigError(f"The encoder must be a torch nn.Module (got {type(encoder).__name__}).")
         self.encoder = encoder
         self.config = encoder.config  # recorded by checkpoints
         self.num_classes = num_classes
         self.context = nn.Conv2d(encoder.config.embed_dim, head_dim, kernel_size=1)
-        self.pixels = PixelSpectralEmbed(head_dim)
-        # Full-resolution decoding is the costly part on CPUs: 1x1 convolutions mix channels, one 3x3
-        # depthwise convolution looks around (several times cheaper than dense 3x3 layers at equal width;
-        # a 5x5 depthwise one is ten times slower to train on CPU than 3x3).
-        self.decode = nn.Sequential(
-            nn.Conv2d(2 * head_dim, head_dim, kernel_size=1),
-            nn.BatchNorm2d(head_dim),
-            nn.GELU(),
-            nn.Conv2d(head_dim, head_dim, kernel_size=3, padding=1, groups=head_dim),
-            nn.BatchNorm2d(head_dim),
-            nn.GELU(),
-            nn.Conv2d(head_dim, head_dim, kernel_size=1),
-            nn.GELU(),
-            nn.Conv2d(head_dim, num_classes, kernel_size=1),
-        )
+        self.series = PixelSeriesEmbed(head_dim)
+        self.decode = PyramidDecoder(head_dim, head_dim, num_classes)
 
     def pixel_features(self, inputs: dict[str, SensorInput], out_shape: tuple[int, int]) -> Tensor:
-        """Mean over sensors of each one's spectral pixel embedding, resampled to ``out_shape``."""
-        parts = []
-        for item in inputs.values():
-            x = _time_mean(item)
-            if x.shape[-2:] != out_shape:
-                larger = x.shape[-2] > out_shape[0]
-                x = F.adaptive_avg_pool2d(x, out_shape) if larger else F.interpolate(x, out_shape, mode="bilinear")
-            parts.append(self.pixels(x, item.descriptors()))
-        return torch.stack(parts).mean(0)
+        """Mean over sensors of each one's per-pixel spectral-temporal embedding, resampled to ``out_shape``."""
+        return torch.stack([resample(self.series(item), out_shape) for item in inputs.values()]).mean(0)
 
     def forward(self, inputs: dict[str, SensorInput], out_shape: tuple[int, int]) -> Tensor:
         tokens = self.encoder.forward_features(inputs)  # [B, D, h, w]
-        context = F.interpolate(self.context(tokens), out_shape, mode="bilinear", align_corners=False)
-        return self.decode(torch.cat([context, self.pixel_features(inputs, out_shape)], dim=1))
+        return self.decode(self.pixel_features(inputs, out_shape), self.context(tokens))
 
 
 class CropTypeModel(nn.Module):

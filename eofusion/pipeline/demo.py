@@ -10,8 +10,6 @@ same files), so an interrupted demo continues where it stopped.
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 import os
 from collections.abc import Callable
@@ -30,33 +28,21 @@ from eofusion.errors import GridError
 from eofusion.grid import NestedGrids, TilingScheme
 from eofusion.mapping import write_quicklook
 from eofusion.mapping.mosaic import mosaic_class_maps
-from eofusion.models import build_model, model_config
 from eofusion.pipeline.landcover import landcover_tile, legend_of, tile_maps
 from eofusion.pipeline.manifest import TileStatus
 from eofusion.pipeline.runner import finish_manifest, run_job
 from eofusion.pipeline.spec import JobSpec, job_spec_from_dict
+from eofusion.pipeline.train_spec import TrainSpec, train_spec_from_dict
+from eofusion.pipeline.training_run import run_training
 from eofusion.simulate import DemoWorld, WorldConfig, load_world, simulate_world
-from eofusion.training.chips import grid_windows, random_windows, split_bounds
-from eofusion.training.cube_dataset import CubeChipReader, CubeDataset, LabelledCubeDataset, LabelRaster
-from eofusion.training.finetune import FinetuneConfig, class_weights, evaluate, finetune, subset_table
-from eofusion.training.landcover import ClassTable, landcover_model, load_landcover_model, save_landcover_model
+from eofusion.training.landcover import ClassTable, load_landcover_model
 from eofusion.training.metrics import SegmentationMetric
-from eofusion.training.pretrain import PretrainConfig, pretrain
 
 logger = logging.getLogger(__name__)
 
 SENSORS = ("s2", "s1", "aerial", "dsm")
 # The demo world's collections with sensor data (its "landcover" collection is the truth, not an input).
 COLLECTIONS = ("sentinel-2-l2a", "sentinel-1-rtc", "aerial-ign", "elevation")
-SUBSETS: dict[str, tuple[str, ...]] = {
-    "S2": ("s2",),
-    "S1": ("s1",),
-    "aerial": ("aerial",),
-    "DSM": ("dsm",),
-    "aerial+DSM": ("aerial", "dsm"),
-    "S2+S1": ("s2", "s1"),
-    "all": SENSORS,
-}
 
 
 @dataclass(frozen=True)
@@ -87,7 +73,8 @@ class DemoConfig:
 Stage = Callable[[str, str], None]  # (stage name, message)
 
 
-def _world(config: DemoConfig, say: Stage) -> DemoWorld:
+def prepare_world(config: DemoConfig, say: Stage) -> DemoWorld:
+    """The demo world under ``out/world`` (rendered once, then reused)."""
     root = config.out / "world"
     if (root / "world.json").exists():
         world = load_world(root)
@@ -102,7 +89,8 @@ def _bbox4326(world: DemoWorld) -> tuple[float, float, float, float]:
     return tuple(world.grids["s2_10m"].extent.to_crs("EPSG:4326").boundingbox)  # type: ignore[return-value]
 
 
-def _training_cube(config: DemoConfig, world: DemoWorld, say: Stage) -> Path:
+def training_cube(config: DemoConfig, world: DemoWorld, say: Stage) -> Path:
+    """The world's s2/s1/aerial/dsm cube under ``out/train-cube.zarr`` (resumed if partly there)."""
     items = search(world.geoparquet_path, collections=list(COLLECTIONS), bbox=_bbox4326(world))
     normalised = normalize_items(items, on_error="skip")
     say("catalog", f"{len(items)} items found in the embedded catalog ({world.geoparquet_path.name})")
@@ -113,95 +101,32 @@ def _training_cube(config: DemoConfig, world: DemoWorld, say: Stage) -> Path:
     return store
 
 
-def _labels(world: DemoWorld, reader: CubeChipReader, classes: ClassTable, res_m: float) -> LabelRaster:
-    from odc.geo.geobox import GeoBox
-
-    geobox = GeoBox.from_bbox(reader.bounds, reader.crs, resolution=res_m, tight=True)
-    truth = world.rasterize_landcover(geobox)
-    return LabelRaster(classes.to_indices(truth), geobox)
-
-
-def _class_table(world: DemoWorld) -> ClassTable:
-    return ClassTable.from_mapping(world.class_names, world.class_colours)
+def train_spec(config: DemoConfig, world: DemoWorld, store: Path) -> TrainSpec:
+    """The demo's training run as a training spec (what `eofusion train --config` would read)."""
+    classes = {i: {"name": world.class_names[i], "colour": world.class_colours[i]} for i in world.class_names}
+    return train_spec_from_dict(
+        {
+            "name": "demo-landcover",
+            "seed": config.seed,
+            "data": {"cube": str(store), "sensors": list(SENSORS)},
+            "labels": {"raster": str(world.landcover_path), "classes": classes, "resolution_m": config.label_res_m},
+            "split": {"train_fraction": config.train_fraction, "axis": "x"},
+            "chips": {"size_m": config.chip_m, "train_count": 512},
+            "model": {
+                "preset": config.model,
+                "pretrain_steps": config.pretrain_steps,
+                "pretrain_lr": config.pretrain_lr,
+            },
+            "finetune": {"steps": config.finetune_steps, "batch_size": config.batch_size},
+            "outputs": {"dir": str(config.out / "model")},
+        },
+        source="the demo",
+    )
 
 
 def _train(config: DemoConfig, world: DemoWorld, store: Path, say: Stage) -> tuple[Path, dict[str, Any]]:
-    ckpt_path = config.out / "model" / "landcover.safetensors"
-    reader = CubeChipReader(store)
-    classes = _class_table(world)
-    labels = _labels(world, reader, classes, config.label_res_m)
-    train_area, test_area = split_bounds(reader.bounds, config.train_fraction, snap_m=reader.coarsest_m)
-    test_windows = grid_windows(test_area, config.chip_m, snap_m=reader.coarsest_m)
-    test = LabelledCubeDataset(reader, labels, test_windows)
-    report_path = config.out / "model" / "evaluation.json"
-    if ckpt_path.exists() and report_path.exists():
-        say("train", f"model already at {ckpt_path}")
-        return ckpt_path, json.loads(report_path.read_text())
-    torch.manual_seed(config.seed)
-    mae_config = model_config(config.model)
-    windows = random_windows(train_area, config.chip_m, 512, seed=config.seed, snap_m=reader.coarsest_m)
-    mae = build_model(mae_config)
-    pre = pretrain(
-        mae,
-        CubeDataset(reader, windows),
-        PretrainConfig(
-            steps=config.pretrain_steps,
-            batch_size=config.batch_size,
-            seed=config.seed,
-            lr=config.pretrain_lr,
-            checkpoint_every=0,
-        ),
-        out_dir=config.out / "model" / "pretrain",
-    )
-    say(
-        "pretrain",
-        f"MAE loss {pre.first_loss:.3f} -> {pre.final_loss:.3f} in {pre.steps_done} steps ({pre.seconds:.0f}s)",
-    )
-    model = landcover_model(mae_config, len(classes.ids), pretrained=pre.checkpoint)
-    train = LabelledCubeDataset(reader, labels, windows)
-    weights = class_weights(labels.values, len(classes.ids))
-    ft = finetune(
-        model,
-        train,
-        FinetuneConfig(steps=config.finetune_steps, batch_size=config.batch_size, seed=config.seed),
-        weights=weights,
-    )
-    say(
-        "fine-tune",
-        f"loss {ft.losses[0]:.3f} -> {np.mean(ft.losses[-10:]):.3f} in {len(ft.losses)} steps ({ft.seconds:.0f}s)",
-    )
-    scores = evaluate(model, test, len(classes.ids))
-    rows = subset_table(model, test, len(classes.ids), SUBSETS, names=dict(enumerate(classes.names)))
-    _write_table(rows, config.out / "model" / "sensor-subsets")
-    report = {
-        "held_out": scores.as_row(dict(enumerate(classes.names))),
-        "subsets": rows,
-        "pretrain_loss": [pre.first_loss, pre.final_loss],
-        "finetune_loss": [ft.losses[0], ft.losses[-1]],
-        "test_area": test_area,
-        "train_area": train_area,
-    }
-    save_landcover_model(
-        ckpt_path,
-        model,
-        classes,
-        seed=config.seed,
-        extra={"chip_m": config.predict_chip_m, "overlap_m": config.predict_chip_m / 4, "trained_on": "demo world"},
-    )
-    report_path.write_text(json.dumps(report, indent=2, default=str))
-    say("evaluate", f"held-out OA {100 * scores.overall_accuracy:.1f} %, mIoU {100 * scores.miou:.1f} %")
-    return ckpt_path, report
-
-
-def _write_table(rows: list[dict[str, Any]], stem: Path) -> None:
-    keys = ["sensors", "OA", "mIoU", "F1"]
-    with open(stem.with_suffix(".csv"), "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=keys, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows]
-    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    report = run_training(train_spec(config, world, store), say)
+    return Path(report["checkpoint"]), report
 
 
 def _world_bounds(world: DemoWorld) -> tuple[float, float, float, float]:
@@ -239,8 +164,8 @@ def _job(config: DemoConfig, world: DemoWorld, checkpoint: Path) -> JobSpec:
 def run_demo(config: DemoConfig, say: Stage) -> dict[str, Any]:
     """Run every stage; return a JSON-ready summary (paths, accuracies, timings are logged by ``say``)."""
     os.makedirs(config.out, exist_ok=True)
-    world = _world(config, say)
-    store = _training_cube(config, world, say)
+    world = prepare_world(config, say)
+    store = training_cube(config, world, say)
     checkpoint, report = _train(config, world, store, say)
     spec = _job(config, world, checkpoint)
     scheme = TilingScheme(_world_crs(world), config.tile_size_m)

@@ -7,9 +7,12 @@ Public API:
 - :class:`PretrainConfig`, :func:`pretrain`, :class:`PretrainResult`, :class:`StepInfo`, :func:`pick_device`.
 - :func:`save_checkpoint`, :func:`load_checkpoint`, :func:`load_model`, :func:`read_state_dict`,
   :func:`convert_smarties_checkpoint`.
+- :class:`CubeGeoDataset`, :func:`collate_geo_samples` — a cube as a torchgeo GeoDataset (imported on first use).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from eofusion.training.arrays import ArrayChipDataset, SensorArray
 from eofusion.training.checkpoints import (
@@ -27,10 +30,12 @@ from eofusion.training.synthetic import synthetic_scene
 __all__ = [
     "ArrayChipDataset",
     "Checkpoint",
+    "CubeGeoDataset",
     "PretrainConfig",
     "PretrainResult",
     "SensorArray",
     "StepInfo",
+    "collate_geo_samples",
     "convert_smarties_checkpoint",
     "load_checkpoint",
     "load_model",
@@ -41,3 +46,12 @@ __all__ = [
     "save_checkpoint",
     "synthetic_scene",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The torchgeo adapter imports geopandas and matplotlib (seconds): load it on first use only.
+    if name in ("CubeGeoDataset", "collate_geo_samples"):
+        from eofusion.training import geodataset
+
+        return getattr(geodataset, name)
+    raise AttributeError(f"module 'eofusion.training' has no attribute {name!r}")

@@ -69,8 +69,9 @@ def save_checkpoint(
 
     Args:
         path: Target ``.safetensors`` file.
-        model: The model (a :class:`SpectralMAE`, or any module with a ``config: ModelConfig`` attribute,
-            e.g. a segmentation model); its config goes into the metadata.
+        model: The model (a :class:`SpectralMAE`, or any module with a ``config`` attribute that has
+            ``to_dict()`` and ``config_hash()``, e.g. a segmentation or crop-type model); its config goes into
+            the metadata, with its class name as ``model_kind``.
         optimizer: Saved (state tensors + param groups) so training can resume.
         step: Steps done.
         seed: The run's seed.
@@ -78,16 +79,20 @@ def save_checkpoint(
         extra: Any other JSON-able metadata (e.g. the pretraining config).
     """
     config = getattr(model, "config", None)
-    if not isinstance(config, ModelConfig):
-        raise CheckpointError(f"{type(model).__name__} has no `config: ModelConfig`; cannot record its architecture.")
+    if not (callable(getattr(config, "to_dict", None)) and callable(getattr(config, "config_hash", None))):
+        raise CheckpointError(
+            f"{type(model).__name__} has no `config` (a ModelConfig or another config with to_dict() and "
+            "config_hash()); cannot record its architecture."
+        )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {f"model/{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "eofusion_version": __version__,
-        "model_config": config.to_dict(),
-        "config_hash": config.config_hash(),
+        "model_config": config.to_dict(),  # type: ignore[union-attr]
+        "model_kind": type(config).__name__,
+        "config_hash": config.config_hash(),  # type: ignore[union-attr]
         "seed": seed,
         "step": step,
         "bands": dict(bands or {}),

@@ -34,6 +34,11 @@ def test_slovenia_s2_items(real_data_dir: Path, tmp_path: Path) -> None:
     assert 14.5 < lon0 < lon1 < 14.6 and 45.8 < lat0 < lat1 < 45.9  # EPSG:32633 465 km E -> ~14.55 E
     dem = build_items([root / "DEM.tif"], acquired="2015-07-11").items[0]
     assert normalize_item(dem).sensor.name == "copernicus-dem"
+    with pytest.warns(SkippedInputWarning):  # LULC.tif and the cloud masks are still not sensor data
+        everything = {i.id: i for i in build_items([root], acquired="2015-07-01", on_error="skip").items}
+    # --datetime only fills in files without a time of their own: the scenes keep their acquired.txt times.
+    assert everything["DEM"].datetime.isoformat() == "2015-07-01T00:00:00+00:00"
+    assert everything["S2_L1C_20150711"].datetime.isoformat() == "2015-07-11T10:00:08+00:00"
     catalog_json, parquet = write_catalog(result.items, tmp_path / "slovenia")
     found = search(parquet, bbox=list(item.bbox), datetime="2015-08")
     assert [i.id for i in found] == ["S2_L1C_20150830", "S2_L1C_20150820"]

@@ -115,3 +115,12 @@ def test_composite_written_on_an_existing_dask_cluster(s2_scene: Factory, tmp_pa
     assert json.loads(s2.attrs["eofusion:items"]) == [["d1", "d11"]]
     np.testing.assert_allclose(s2["data"].values[0], np.nanmedian(ds["data"].values, axis=0), atol=1e-7)
     assert np.isfinite(s2["data"].values).all()  # the cloud of d1 is filled from d11
+
+
+@pytest.mark.parametrize("scheduler", ["threads", "synchronous"])
+def test_progress_reports_every_block_on_local_schedulers(s2_scene: Factory, tmp_path: Path, scheduler: str) -> None:
+    items = [s2_scene("a", dt(1), size=64), s2_scene("b", dt(5), size=64, seed=3)]
+    ds = load_aligned(items, GRID, "s2", bands=["B04", "B08"], options=OPTS)
+    seen: list[tuple[int, int]] = []
+    write_cube({"s2": ds}, tmp_path / "cube.zarr", scheduler=scheduler, progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(n, 8) for n in range(9)]  # 2 dates x 4 blocks, one call per finished block write

@@ -67,7 +67,8 @@ def test_config_hash_ignores_scheduling_but_not_outputs(tmp_path: Path) -> None:
 
 
 def test_every_committed_job_spec_is_valid() -> None:
-    specs = sorted((Path(__file__).parents[2] / "pipelines").glob("*.yaml"))
+    folder = Path(__file__).parents[2] / "pipelines"
+    specs = sorted(set(folder.glob("*.yaml")) - set(folder.glob("*-train.yaml")))  # training specs: test_train_spec
     assert specs, "pipelines/ holds the job specs that scheduled runs use"
     for path in specs:
         spec = load_job_spec(path)

@@ -1,0 +1,490 @@
+"""``eofusion train`` / ``eofusion evaluate``: a training spec -> models, scores, tables and plots.
+
+cube (built if asked) -> labels on a cube-nested grid -> spatial split -> chips -> eofusion's model
+(MAE-pretrained encoder + land-cover head, or the crop-type model) and the baselines, all with the same
+chips and training budget -> held-out scores (torchmetrics), sensor-subset table, comparison table,
+training curves and confusion-matrix PNGs, and a checkpoint that ``eofusion run`` maps with.
+
+Decisions: the U-Net baseline trains without sensor dropout (a fixed-stack model is trained on its fixed
+stack; missing sensors are zero channels at evaluation), DOFA and eofusion with the spec's dropout (both
+take any band subset). The random forest sees every band of every date of the chips' pixels.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from odc.geo.geobox import GeoBox
+from torch import nn
+
+from eofusion.errors import ConfigError, InputDataError, SkippedInputWarning
+from eofusion.models import build_model, model_config
+from eofusion.pipeline.train_spec import TrainSpec
+from eofusion.training.chips import ChipWindow, grid_windows, random_windows, split_bounds
+from eofusion.training.croptype import (
+    CropTypeConfig,
+    CropTypeSegmenter,
+    load_croptype_model,
+    parcel_scores,
+    save_croptype_model,
+)
+from eofusion.training.cube_dataset import CubeChipReader, CubeDataset, LabelledCubeDataset, LabelRaster
+from eofusion.training.finetune import FinetuneConfig, class_weights, evaluate, finetune, subset_table
+from eofusion.training.labels import polygon_ids, raster_labels, resolve_one, vector_labels
+from eofusion.training.landcover import ClassTable, landcover_model, load_landcover_model, save_landcover_model
+from eofusion.training.metrics import SegmentationScores
+from eofusion.training.plots import plot_confusion_matrix, plot_training_curves
+from eofusion.training.pretrain import PretrainConfig, pretrain
+from eofusion.training.report import write_json, write_table
+
+logger = logging.getLogger(__name__)
+
+Say = Callable[[str, str], None]  # (stage, message)
+StepHook = Callable[[str, int, float], None]  # (model name, step, loss)
+EOFUSION = "eofusion"
+CHECKPOINT_NAME = "model.safetensors"
+_NAMES = {"s2": "S2", "s1": "S1", "aerial": "aerial", "dsm": "DSM"}
+
+
+@dataclass
+class TrainingData:
+    """Everything the models of a run share: reader, labels, class table, split and chip datasets."""
+
+    reader: CubeChipReader
+    labels: LabelRaster
+    classes: ClassTable
+    train_area: tuple[float, float, float, float]
+    test_area: tuple[float, float, float, float]
+    train_windows: list[ChipWindow]
+    test_windows: list[ChipWindow]
+    train: LabelledCubeDataset = field(init=False)
+    test: LabelledCubeDataset = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.train = LabelledCubeDataset(self.reader, self.labels, self.train_windows)
+        self.test = LabelledCubeDataset(self.reader, self.labels, self.test_windows)
+
+    @property
+    def names(self) -> dict[int, str]:
+        """Logit index -> class name."""
+        return dict(enumerate(self.classes.names))
+
+    def class_counts(self) -> dict[str, dict[str, int]]:
+        """Labelled pixels per class in the train and test parts (each pixel once; small data must say so)."""
+        geobox = self.labels.geobox
+        res = abs(geobox.affine.a)
+        out: dict[str, dict[str, int]] = {}
+        k = len(self.classes.ids)
+        for part, (left, bottom, right, top) in (("train", self.train_area), ("test", self.test_area)):
+            r0, r1 = round((geobox.affine.f - top) / res), round((geobox.affine.f - bottom) / res)
+            c0, c1 = round((left - geobox.affine.c) / res), round((right - geobox.affine.c) / res)
+            chip = self.labels.values[r0:r1, c0:c1]
+            counts = np.bincount(chip[chip < k].ravel(), minlength=k)[:k]
+            out[part] = {name: int(n) for name, n in zip(self.classes.names, counts, strict=True)}
+        return out
+
+
+def class_table(spec: TrainSpec) -> ClassTable:
+    """The spec's classes in logit order (inline, or from a JSON class file)."""
+    labels = spec.labels
+    if labels.classes is not None:
+        names = {k: v.name for k, v in labels.classes.items()}
+        colours = {k: v.colour for k, v in labels.classes.items()}
+        return ClassTable.from_mapping(names, colours)
+    import json
+
+    path = labels.classes_file
+    assert path is not None  # the spec validator guarantees one of the two
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise InputDataError(f"Class file {path} cannot be read as JSON ({err}).") from None
+    rows = doc.get(labels.classes_key) if labels.classes_key and isinstance(doc, dict) else doc
+    if not isinstance(rows, list) or not rows:
+        raise InputDataError(
+            f"Class file {path}: expected a list of {{id, name, colour}}"
+            + (f" under key {labels.classes_key!r}" if labels.classes_key else "")
+            + "."
+        )
+    return ClassTable.from_mapping({int(r["id"]): r["name"] for r in rows}, {int(r["id"]): r["colour"] for r in rows})
+
+
+def ensure_cube(spec: TrainSpec, say: Say) -> Path:
+    """The spec's cube; built from its catalog or GeoTIFFs when missing and ``data.build`` is given."""
+    store = spec.data.cube
+    if (store / "zarr.json").exists():
+        say("cube", f"using {store}")
+        return store
+    build = spec.data.build
+    if build is None:
+        raise InputDataError(
+            f"Cube {store} does not exist; build it with `eofusion cube build ... --out {store}` or add a "
+            "`data.build` section (catalog or rasters, bbox) to the training spec."
+        )
+    from eofusion.catalog import normalize_items, search
+    from eofusion.catalog.build import build_items
+    from eofusion.cube import build_cube
+
+    # Files and items that are not sensor data (label rasters, cloud masks in the same folders) are left
+    # out: each is logged, and the cube records what it used.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SkippedInputWarning)
+        if build.rasters is not None:
+            raw = list(build_items(build.rasters, acquired=build.datetime, on_error="skip").items)
+        else:
+            raw = search(build.catalog or "", collections=build.collections, bbox=list(build.bbox), datetime=build.time)
+        items = normalize_items(raw, on_error="skip")
+    for w in caught:
+        logger.info("%s", w.message)
+    if not items:
+        raise InputDataError(f"No usable items for the cube in {build.catalog or build.rasters} over {build.bbox}.")
+    summary = build_cube(
+        items, build.bbox, spec.data.sensors, store, resolutions=build.resolutions or None, scheduler="threads"
+    )
+    say("cube", f"{store} built from {len(items)} items ({summary.blocks_written} blocks)")
+    return store
+
+
+def label_raster(spec: TrainSpec, reader: CubeChipReader, classes: ClassTable) -> LabelRaster:
+    """Reference labels as logit indices on a grid nested with the cube's (same bounds)."""
+    finest = min(meta.res for meta in reader.groups.values())
+    res = spec.labels.resolution_m or finest
+    ratio = reader.coarsest_m / res
+    if abs(ratio - round(ratio)) > 1e-6:
+        raise ConfigError(
+            f"labels.resolution_m {res} must divide the coarsest cube pixel ({reader.coarsest_m} m) evenly."
+        )
+    geobox = GeoBox.from_bbox(reader.bounds, reader.crs, resolution=res, tight=True)
+    nodata = spec.labels.nodata
+    if spec.labels.raster is not None:
+        ids = raster_labels(resolve_one(spec.labels.raster), geobox, nodata)
+    else:
+        assert spec.labels.vector is not None and spec.labels.column is not None
+        ids = vector_labels(spec.labels.vector, spec.labels.column, geobox, nodata)
+    return LabelRaster(classes.to_indices(ids), geobox)
+
+
+def prepare_data(spec: TrainSpec, say: Say) -> TrainingData:
+    """Cube, labels, split and chips of a spec."""
+    store = ensure_cube(spec, say)
+    reader = CubeChipReader(store, groups=spec.data.sensors)
+    classes = class_table(spec)
+    labels = label_raster(spec, reader, classes)
+    snap = reader.coarsest_m
+    train_area, test_area = split_bounds(reader.bounds, spec.split.train_fraction, snap_m=snap, axis=spec.split.axis)
+    size = spec.chips.size_m
+    if spec.chips.sampler == "random":
+        train_windows = random_windows(train_area, size, spec.chips.train_count, seed=spec.seed, snap_m=snap)
+    else:
+        train_windows = grid_windows(train_area, size, snap_m=snap)
+    test_windows = grid_windows(test_area, size, snap_m=snap)
+    data = TrainingData(reader, labels, classes, train_area, test_area, train_windows, test_windows)
+    say(
+        "data",
+        f"{len(classes.ids)} classes, {len(train_windows)} training chips in {_fmt(train_area)}, "
+        f"{len(test_windows)} held-out chips in {_fmt(test_area)} ({size:g} m, labels at {labels_res(labels):g} m)",
+    )
+    return data
+
+
+def labels_res(labels: LabelRaster) -> float:
+    return float(abs(labels.geobox.affine.a))
+
+
+def _fmt(bounds: Sequence[float]) -> str:
+    return "[" + ", ".join(f"{v:.0f}" for v in bounds) + "]"
+
+
+def default_subsets(sensors: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Each sensor alone, the issue's pairs when present, every leave-one-out subset, and all."""
+    subsets: dict[str, tuple[str, ...]] = {_NAMES.get(s, s): (s,) for s in sensors}
+    for pair in (("aerial", "dsm"), ("s2", "s1")):
+        if all(p in sensors for p in pair) and len(sensors) > 2:
+            subsets["+".join(_NAMES[p] for p in pair)] = pair
+    if len(sensors) > 2:
+        for left_out in sensors:
+            subsets[f"all but {_NAMES.get(left_out, left_out)}"] = tuple(s for s in sensors if s != left_out)
+    subsets["all"] = tuple(sensors)
+    return subsets
+
+
+def _eofusion_model(spec: TrainSpec, data: TrainingData, say: Say) -> nn.Module:
+    k = len(data.classes.ids)
+    if spec.task == "croptype":
+        return CropTypeSegmenter(CropTypeConfig(num_classes=k))
+    config = model_config(spec.model.preset)
+    pretrained = spec.model.pretrained
+    if pretrained is None and spec.model.pretrain_steps > 0:
+        mae = build_model(config)
+        result = pretrain(
+            mae,
+            CubeDataset(data.reader, data.train_windows),
+            PretrainConfig(
+                steps=spec.model.pretrain_steps,
+                batch_size=spec.finetune.batch_size,
+                lr=spec.model.pretrain_lr,
+                seed=spec.seed,
+                checkpoint_every=0,
+                device="cpu",
+            ),
+            out_dir=spec.outputs.dir / "pretrain",
+        )
+        say(
+            "pretrain",
+            f"MAE loss {result.first_loss:.3f} -> {result.final_loss:.3f} in {result.steps_done} steps "
+            f"({result.seconds:.0f}s)",
+        )
+        pretrained = Path(result.checkpoint) if result.checkpoint else None
+    return landcover_model(config, k, pretrained=pretrained, head_dim=spec.model.head_dim)
+
+
+def _baseline(name: str, data: TrainingData) -> nn.Module:
+    from eofusion.models.baselines import build_baseline
+
+    bands = {key: meta.bands for key, meta in data.reader.groups.items()}
+    return build_baseline(name, bands=bands, num_classes=len(data.classes.ids))
+
+
+def _finetune_config(spec: TrainSpec, dropout: float) -> FinetuneConfig:
+    ft = spec.finetune
+    return FinetuneConfig(
+        steps=ft.steps,
+        batch_size=ft.batch_size,
+        lr=ft.lr,
+        sensor_dropout=dropout,
+        seed=spec.seed,
+        num_workers=ft.num_workers,
+    )
+
+
+@dataclass
+class ModelResult:
+    """One model's training curve, time and held-out scores."""
+
+    name: str
+    scores: SegmentationScores
+    losses: list[float]
+    train_seconds: float
+
+    def row(self, names: Mapping[int, str]) -> dict[str, Any]:
+        return {"model": self.name, **self.scores.as_row(names), "train s": round(self.train_seconds, 1)}
+
+
+def _train_one(
+    name: str, model: nn.Module, spec: TrainSpec, data: TrainingData, *, dropout: float, on_step: StepHook | None
+) -> ModelResult:
+    torch.manual_seed(spec.seed)
+    weights = class_weights(data.labels.values, len(data.classes.ids))
+    hook = (lambda step, loss: on_step(name, step, loss)) if on_step else None
+    result = finetune(model, data.train, _finetune_config(spec, dropout), weights=weights, on_step=hook)
+    scores = evaluate(model, data.test, len(data.classes.ids), batch_size=spec.finetune.batch_size)
+    return ModelResult(name, scores, result.losses, result.seconds)
+
+
+def _random_forest(spec: TrainSpec, data: TrainingData) -> ModelResult:
+    from eofusion.training.random_forest import evaluate_random_forest, fit_random_forest
+
+    started = time.perf_counter()
+    forest = fit_random_forest(data.train, seed=spec.seed)
+    seconds = time.perf_counter() - started
+    scores = evaluate_random_forest(forest, data.test, len(data.classes.ids))
+    return ModelResult("random forest", scores, [], seconds)
+
+
+def finished_report(spec: TrainSpec) -> dict[str, Any] | None:
+    """The report of an earlier run of the same spec (same hash) whose checkpoint is there, else None."""
+    import json
+
+    path = spec.outputs.dir / "metrics.json"
+    try:
+        report: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    same = report.get("spec_hash") == spec.config_hash() and Path(report.get("checkpoint", "")).exists()
+    return report if same else None
+
+
+def run_training(spec: TrainSpec, say: Say, on_step: StepHook | None = None, *, force: bool = False) -> dict[str, Any]:
+    """Train eofusion's model and the spec's baselines; write checkpoint, tables, plots; return the report.
+
+    A run whose report (``metrics.json``, same spec hash) and checkpoint are already in ``outputs.dir`` is not
+    repeated unless ``force``: a killed or repeated job (the demo, a scheduler) continues instead of retraining.
+    """
+    out = spec.outputs.dir
+    out.mkdir(parents=True, exist_ok=True)
+    done = finished_report(spec)
+    if done is not None and not force:
+        say("train", f"already trained with this spec: {done['checkpoint']} (pass force=True / --force to retrain)")
+        return done
+    data = prepare_data(spec, say)
+    counts = data.class_counts()
+    say("data", "labelled pixels (train / test): " + _counts_text(counts))
+    results: list[ModelResult] = []
+    model = _eofusion_model(spec, data, say)
+    main = _train_one(EOFUSION, model, spec, data, dropout=spec.finetune.sensor_dropout, on_step=on_step)
+    results.append(main)
+    say("train", _score_text(main))
+    checkpoint = out / CHECKPOINT_NAME
+    _save_model(spec, model, data, checkpoint)
+    parcels = _parcel_row(spec, model, data)
+    if parcels:
+        say("train", f"eofusion per parcel (majority vote): OA {parcels['OA']:.1f} %, mIoU {parcels['mIoU']:.1f} %")
+    for name in spec.baselines:
+        if name == "random_forest":
+            result = _random_forest(spec, data)
+        else:
+            dropout = 0.0 if name == "unet" else spec.finetune.sensor_dropout
+            result = _train_one(name, _baseline(name, data), spec, data, dropout=dropout, on_step=on_step)
+        results.append(result)
+        say("baseline", _score_text(result))
+    subsets = spec.subsets or default_subsets(spec.data.sensors)
+    rows = _subset_rows(model, data, subsets, spec) if len(spec.data.sensors) > 1 else []
+    report = _write_report(spec, data=data, results=results, subset_rows=rows, counts=counts, checkpoint=checkpoint)
+    if parcels:
+        report["models"][EOFUSION]["parcels"] = parcels
+        write_json(report, out / "metrics.json")
+    return report
+
+
+def _parcel_row(spec: TrainSpec, model: nn.Module, data: TrainingData) -> dict[str, float] | None:
+    """Crop types scored per parcel (majority vote inside each polygon), when the labels are polygons."""
+    if spec.task != "croptype" or spec.labels.vector is None:
+        return None
+    ids = polygon_ids(spec.labels.vector, data.labels.geobox)
+    return parcel_scores(model, data.test, ids, len(data.classes.ids)).as_row(data.names)
+
+
+def _save_model(spec: TrainSpec, model: nn.Module, data: TrainingData, path: Path) -> None:
+    if isinstance(model, CropTypeSegmenter):
+        save_croptype_model(path, model, data.classes, seed=spec.seed)
+        return
+    chip = spec.chips.size_m * 2
+    save_landcover_model(
+        path,
+        model,  # type: ignore[arg-type]
+        data.classes,
+        seed=spec.seed,
+        extra={"chip_m": chip, "overlap_m": chip / 4, "trained_on": spec.name, "spec_hash": spec.config_hash()},
+    )
+
+
+def _subset_rows(
+    model: nn.Module, data: TrainingData, subsets: Mapping[str, Sequence[str]], spec: TrainSpec
+) -> list[dict[str, Any]]:
+    usable = {k: v for k, v in subsets.items() if all(s in data.reader.groups for s in v)}
+    if spec.task == "croptype":
+        usable = {k: v for k, v in usable.items() if any(s in ("s2", "s1") for s in v)}
+    return subset_table(
+        model, data.test, len(data.classes.ids), usable, names=data.names, batch_size=spec.finetune.batch_size
+    )
+
+
+def _counts_text(counts: Mapping[str, Mapping[str, int]]) -> str:
+    return ", ".join(f"{name} {counts['train'][name]}/{counts['test'][name]}" for name in counts["train"])
+
+
+def _score_text(result: ModelResult) -> str:
+    s = result.scores
+    return (
+        f"{result.name}: held-out OA {100 * s.overall_accuracy:.1f} %, mIoU {100 * s.miou:.1f} %, "
+        f"F1 {100 * s.macro_f1:.1f} % (trained in {result.train_seconds:.0f}s)"
+    )
+
+
+def _write_report(
+    spec: TrainSpec,
+    *,
+    data: TrainingData,
+    results: Sequence[ModelResult],
+    subset_rows: list[dict[str, Any]],
+    counts: Mapping[str, Any],
+    checkpoint: Path,
+) -> dict[str, Any]:
+    out = spec.outputs.dir
+    names = data.names
+    comparison = [r.row(names) for r in results]
+    write_table(comparison, out / "comparison", ["model", "OA", "mIoU", "F1", "train s"])
+    if subset_rows:
+        write_table(subset_rows, out / "sensor-subsets", ["sensors", "OA", "mIoU", "F1"])
+    curves = {r.name: r.losses for r in results if r.losses}
+    plots = {"training_curves": str(plot_training_curves(curves, out / "training-curves.png", title=spec.name))}
+    main = results[0]
+    plots["confusion_matrix"] = str(
+        plot_confusion_matrix(
+            main.scores.confusion, data.classes.names, out / "confusion-matrix.png", title=f"{spec.name}: eofusion"
+        )
+    )
+    report: dict[str, Any] = {
+        "name": spec.name,
+        "task": spec.task,
+        "spec_hash": spec.config_hash(),
+        "checkpoint": str(checkpoint),
+        "classes": data.classes.to_json(),
+        "class_counts": counts,
+        "train_area": data.train_area,
+        "test_area": data.test_area,
+        "chips": {"train": len(data.train_windows), "test": len(data.test_windows), "size_m": spec.chips.size_m},
+        "models": {r.name: _result_json(r, names) for r in results},
+        "comparison": comparison,
+        "subsets": subset_rows,
+        "plots": plots,
+    }
+    write_json(report, out / "metrics.json")
+    return report
+
+
+def _result_json(result: ModelResult, names: Mapping[int, str]) -> dict[str, Any]:
+    s = result.scores
+    return {
+        **s.as_row(names),
+        "F1 per class": {names.get(k, str(k)): round(100 * v, 2) for k, v in s.f1.items()},
+        "support": {names.get(k, str(k)): n for k, n in s.support.items()},
+        "confusion": s.confusion,
+        "train_seconds": round(result.train_seconds, 1),
+        "loss_first_last": [result.losses[0], result.losses[-1]] if result.losses else None,
+    }
+
+
+def run_evaluation(
+    spec: TrainSpec, say: Say, checkpoint: Path | None = None, out: Path | None = None
+) -> dict[str, Any]:
+    """Score a trained checkpoint on the spec's held-out chips: metrics, subset table, confusion matrix."""
+    checkpoint = checkpoint or spec.outputs.dir / CHECKPOINT_NAME
+    out = out or spec.outputs.dir / "evaluation"
+    model: nn.Module
+    if spec.task == "croptype":
+        model, classes = load_croptype_model(checkpoint)
+    else:
+        model, classes, _ = load_landcover_model(checkpoint)
+    data = prepare_data(spec, say)
+    if classes.ids != data.classes.ids:
+        raise ConfigError(
+            f"{checkpoint} was trained on classes {list(classes.ids)} but the spec's labels have "
+            f"{list(data.classes.ids)}; evaluate it with the spec it was trained with."
+        )
+    scores = evaluate(model, data.test, len(classes.ids), batch_size=spec.finetune.batch_size)
+    result = ModelResult(EOFUSION, scores, [], 0.0)
+    say("evaluate", _score_text(result))
+    subsets = spec.subsets or default_subsets(spec.data.sensors)
+    rows = _subset_rows(model, data, subsets, spec) if len(spec.data.sensors) > 1 else []
+    if rows:
+        write_table(rows, out / "sensor-subsets", ["sensors", "OA", "mIoU", "F1"])
+    confusion = plot_confusion_matrix(scores.confusion, classes.names, out / "confusion-matrix.png", title=spec.name)
+    parcels = _parcel_row(spec, model, data)
+    report = {
+        "checkpoint": str(checkpoint),
+        "held_out": _result_json(result, data.names) | ({"parcels": parcels} if parcels else {}),
+        "subsets": rows,
+        "class_counts": data.class_counts(),
+        "plots": {"confusion_matrix": str(confusion)},
+    }
+    write_json(report, out / "metrics.json")
+    return report

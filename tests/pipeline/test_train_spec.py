@@ -1,0 +1,76 @@
+"""Training specs: validation at the edge (errors name the key), path resolution, the example specs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from eofusion.errors import ConfigError
+from eofusion.pipeline.train_spec import load_train_spec, train_spec_from_dict
+from eofusion.pipeline.training_run import class_table, default_subsets
+
+REPO = Path(__file__).resolve().parents[2]
+ONE = {1: {"name": "x"}}
+
+
+def _spec(**changes: object) -> dict:
+    base = {
+        "name": "t",
+        "data": {"cube": "cube.zarr", "sensors": ["s2", "dsm"]},
+        "labels": {"raster": "labels.tif", "classes": {1: {"name": "forest"}, 2: {"name": "crops"}}},
+        "chips": {"size_m": 160},
+        "outputs": {"dir": "out"},
+    }
+    base.update(changes)
+    return base
+
+
+def test_relative_paths_resolve_against_the_spec_file(tmp_path: Path) -> None:
+    path = tmp_path / "specs" / "t.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump(_spec()))
+    spec = load_train_spec(path)
+    assert spec.data.cube == (tmp_path / "specs" / "cube.zarr").resolve()
+    assert spec.outputs.dir == (tmp_path / "specs" / "out").resolve()
+    assert spec.labels.raster == str(tmp_path / "specs" / "labels.tif")
+    assert class_table(spec).ids == (1, 2) and class_table(spec).names == ("forest", "crops")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"chips": {"size_m": 160, "train_cuont": 3}}, r"chips\.train_cuont"),
+        ({"labels": {"raster": "a.tif", "vector": "b.gpkg", "column": "c", "classes": ONE}}, "one of raster or vector"),
+        ({"labels": {"vector": "b.gpkg", "classes": ONE}}, "need `column`"),
+        ({"labels": {"raster": "a.tif"}}, "classes"),
+        ({"baselines": ["unet", "resnet"]}, r"baselines\.1"),
+        ({"finetune": {"sensor_dropout": 1.5}}, r"finetune\.sensor_dropout"),
+        ({"data": {"cube": "c.zarr", "sensors": ["s2"], "build": {"bbox": [0, 0, 1, 1]}}}, "one of catalog or rasters"),
+    ],
+)  # fmt: skip
+def test_invalid_specs_name_the_key(change: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        train_spec_from_dict(_spec(**change))
+
+
+def test_hash_ignores_where_outputs_go() -> None:
+    a = train_spec_from_dict(_spec())
+    b = train_spec_from_dict(_spec(outputs={"dir": "elsewhere"}))
+    c = train_spec_from_dict(_spec(seed=1))
+    assert a.config_hash() == b.config_hash() != c.config_hash()
+
+
+def test_default_subsets_cover_singles_pairs_and_leave_one_out() -> None:
+    subsets = default_subsets(["s2", "s1", "aerial", "dsm"])
+    assert subsets["S2"] == ("s2",) and subsets["aerial+DSM"] == ("aerial", "dsm")
+    assert subsets["all but S1"] == ("s2", "aerial", "dsm") and subsets["all"] == ("s2", "s1", "aerial", "dsm")
+    assert len(subsets) == 4 + 2 + 4 + 1
+    assert default_subsets(["s2", "dsm"]) == {"S2": ("s2",), "DSM": ("dsm",), "all": ("s2", "dsm")}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "pipelines").glob("*-train.yaml")))
+def test_example_specs_are_valid(name: str) -> None:
+    spec = load_train_spec(REPO / "pipelines" / name)
+    assert spec.chips.size_m > 0 and spec.data.sensors

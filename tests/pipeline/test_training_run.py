@@ -1,0 +1,126 @@
+"""`eofusion train` / `eofusion evaluate` end to end on the small demo world's cube (real Zarr, real COG labels)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from eofusion.cli import cli, main
+from eofusion.training.landcover import load_landcover_model
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():  # type: ignore[no-untyped-def]
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _write_spec(path: Path, small_world, small_cube: Path, **changes: object) -> Path:  # type: ignore[no-untyped-def]
+    spec = {
+        "name": "small-landcover",
+        "seed": 0,
+        "data": {"cube": str(small_cube), "sensors": ["s2", "s1", "aerial", "dsm"]},
+        "labels": {
+            "raster": str(small_world.root / "catalog" / "landcover" / "*" / "landcover.tif"),
+            "classes_file": str(small_world.root / "truth" / "classes.json"),
+            "classes_key": "landcover",
+            "resolution_m": 2,
+        },
+        "chips": {"size_m": 160, "train_count": 64},
+        "model": {"pretrain_steps": 0},
+        "finetune": {"steps": 30, "batch_size": 4},
+        "outputs": {"dir": str(path.parent / "out")},
+    }
+    spec.update(changes)
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def _is_png(path: Path) -> bool:
+    return path.exists() and path.read_bytes()[:8] == PNG_SIGNATURE and path.stat().st_size > 2000
+
+
+@pytest.mark.slow
+def test_train_then_evaluate_reports_the_same_scores(tmp_path: Path, small_world, small_cube: Path) -> None:
+    spec = _write_spec(tmp_path / "train.yaml", small_world, small_cube)
+    result = CliRunner().invoke(cli, ["train", "--config", str(spec), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    out = tmp_path / "out"
+    assert report == json.loads((out / "metrics.json").read_text())
+    losses = report["models"]["eofusion"]["loss_first_last"]
+    assert losses[1] < losses[0]  # it learns
+    assert _is_png(out / "training-curves.png") and _is_png(out / "confusion-matrix.png")
+    held = report["models"]["eofusion"]
+    confusion = np.asarray(held["confusion"])
+    test_pixels = sum(report["class_counts"]["test"].values())  # labelled pixels of the held-out part
+    assert 0.5 * test_pixels < confusion.sum() <= test_pixels  # the chips' grid covers most of it
+    assert held["OA"] == pytest.approx(100 * np.trace(confusion) / confusion.sum(), abs=0.01)
+    subsets = {r["sensors"]: r for r in report["subsets"]}
+    assert set(subsets) >= {"S2", "S1", "aerial", "DSM", "aerial+DSM", "S2+S1", "all but DSM", "all"}
+    assert subsets["all"]["OA"] == held["OA"]
+    assert (out / "sensor-subsets.csv").read_text().splitlines()[0] == "sensors,OA,mIoU,F1"
+    _, classes, _ = load_landcover_model(out / "model.safetensors")
+    assert classes.names[0] == "building" and len(classes.ids) == confusion.shape[0]
+
+    evaluation = CliRunner().invoke(cli, ["evaluate", "--config", str(spec), "--json"], catch_exceptions=False)
+    assert evaluation.exit_code == 0, evaluation.output
+    again = json.loads(evaluation.stdout)
+    assert again["held_out"]["confusion"] == held["confusion"]  # the checkpoint is the model that was scored
+    assert _is_png(out / "evaluation" / "confusion-matrix.png")
+
+
+@pytest.mark.slow
+def test_crop_types_from_parcels(tmp_path: Path, small_world, small_cube: Path) -> None:
+    spec = _write_spec(
+        tmp_path / "crops.yaml",
+        small_world,
+        small_cube,
+        name="small-crops",
+        task="croptype",
+        data={"cube": str(small_cube), "sensors": ["s2", "s1"]},
+        labels={
+            "vector": str(small_world.parcels_path),
+            "column": "crop_id",
+            "classes_file": str(small_world.root / "truth" / "classes.json"),
+            "classes_key": "crops",
+        },
+        finetune={"steps": 40, "batch_size": 4, "lr": 0.005},
+    )
+    result = CliRunner().invoke(cli, ["train", "--config", str(spec), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    crops = report["models"]["eofusion"]
+    assert crops["loss_first_last"][1] < crops["loss_first_last"][0]
+    assert sum(report["class_counts"]["train"].values()) > 1000  # parcels rasterised at 10 m (cube's S2 grid)
+    assert {r["sensors"] for r in report["subsets"]} == {"S2", "S1", "all"}
+    assert 0 <= crops["parcels"]["OA"] <= 100  # parcel-level scores from majority votes inside the polygons
+    evaluation = CliRunner().invoke(cli, ["evaluate", "--config", str(spec), "--json"], catch_exceptions=False)
+    again = json.loads(evaluation.stdout)["held_out"]
+    assert again["confusion"] == crops["confusion"] and again["parcels"] == crops["parcels"]
+
+
+def test_errors_name_the_fix(tmp_path: Path, small_world, small_cube: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _write_spec(
+        tmp_path / "a.yaml", small_world, small_cube, data={"cube": str(tmp_path / "nope.zarr"), "sensors": ["s2"]}
+    )
+    assert main(["train", "--config", str(spec)]) == 1
+    assert "eofusion cube build" in capsys.readouterr().err
+    labels = {"raster": str(tmp_path / "missing-*.tif"), "classes": {1: {"name": "x"}, 2: {"name": "y"}}}
+    spec = _write_spec(tmp_path / "b.yaml", small_world, small_cube, labels=labels)
+    assert main(["train", "--config", str(spec)]) == 1
+    assert "found nothing" in capsys.readouterr().err
+    spec = _write_spec(tmp_path / "c.yaml", small_world, small_cube)
+    assert main(["evaluate", "--config", str(spec)]) == 1  # nothing trained yet
+    assert "model.safetensors" in capsys.readouterr().err
