@@ -153,15 +153,30 @@ def ensure_cube(spec: TrainSpec, say: Say) -> Path:
     return store
 
 
+def _nested(a: float, b: float) -> bool:
+    """Whether ``a`` is a whole multiple of ``b``."""
+    return abs(a / b - round(a / b)) < 1e-6
+
+
+def label_resolution(spec: TrainSpec, reader: CubeChipReader) -> float:
+    """The label grid's pixel: the spec's, else the finest cube grid; nested with the coarsest either way."""
+    res = spec.labels.resolution_m or min(meta.res for meta in reader.groups.values())
+    if not (_nested(reader.coarsest_m, res) or _nested(res, reader.coarsest_m)):
+        raise ConfigError(
+            f"labels.resolution_m {res} and the coarsest cube pixel ({reader.coarsest_m} m) are not nested: "
+            "one must be a whole multiple of the other."
+        )
+    return res
+
+
+def chip_snap(spec: TrainSpec, reader: CubeChipReader) -> float:
+    """Chips start on this lattice: whole pixels of the coarsest cube grid and of the label grid."""
+    return max(reader.coarsest_m, label_resolution(spec, reader))
+
+
 def label_raster(spec: TrainSpec, reader: CubeChipReader, classes: ClassTable) -> LabelRaster:
     """Reference labels as logit indices on a grid nested with the cube's (same bounds)."""
-    finest = min(meta.res for meta in reader.groups.values())
-    res = spec.labels.resolution_m or finest
-    ratio = reader.coarsest_m / res
-    if abs(ratio - round(ratio)) > 1e-6:
-        raise ConfigError(
-            f"labels.resolution_m {res} must divide the coarsest cube pixel ({reader.coarsest_m} m) evenly."
-        )
+    res = label_resolution(spec, reader)
     geobox = GeoBox.from_bbox(reader.bounds, reader.crs, resolution=res, tight=True)
     nodata = spec.labels.nodata
     if spec.labels.raster is not None:
@@ -178,7 +193,7 @@ def prepare_data(spec: TrainSpec, say: Say) -> TrainingData:
     reader = CubeChipReader(store, groups=spec.data.sensors)
     classes = class_table(spec)
     labels = label_raster(spec, reader, classes)
-    snap = reader.coarsest_m
+    snap = chip_snap(spec, reader)
     train_area, test_area = split_bounds(reader.bounds, spec.split.train_fraction, snap_m=snap, axis=spec.split.axis)
     size = spec.chips.size_m
     if spec.chips.sampler == "random":

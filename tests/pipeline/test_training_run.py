@@ -124,3 +124,18 @@ def test_errors_name_the_fix(tmp_path: Path, small_world, small_cube: Path, caps
     spec = _write_spec(tmp_path / "c.yaml", small_world, small_cube)
     assert main(["evaluate", "--config", str(spec)]) == 1  # nothing trained yet
     assert "model.safetensors" in capsys.readouterr().err
+
+
+def test_chips_snap_to_labels_coarser_than_the_cube(tmp_path: Path, small_world, small_cube: Path) -> None:
+    from eofusion.pipeline.train_spec import load_train_spec
+    from eofusion.pipeline.training_run import prepare_data
+
+    path = _write_spec(
+        tmp_path / "aerial.yaml", small_world, small_cube, data={"cube": str(small_cube), "sensors": ["aerial"]}
+    )
+    data = prepare_data(load_train_spec(path), lambda stage, message: None)
+    geobox = data.labels.geobox
+    for window in data.train_windows[:20] + data.test_windows:
+        # 1 m aerial, 2 m labels: every chip starts on a label pixel edge, so label chips are not shifted
+        assert (window.left - geobox.affine.c) % 2 == 0 and (geobox.affine.f - window.top) % 2 == 0
+        assert data.labels.read(window).shape == (80, 80)
