@@ -288,6 +288,7 @@ class ModelResult:
     scores: SegmentationScores
     losses: list[float]
     train_seconds: float
+    parcels: dict[str, float] | None = None  # crop types scored per parcel (majority vote)
 
     def row(self, names: Mapping[int, str]) -> dict[str, Any]:
         return {"model": self.name, **self.scores.as_row(names), "train s": round(self.train_seconds, 1)}
@@ -351,6 +352,7 @@ def run_training(spec: TrainSpec, say: Say, on_step: StepHook | None = None, *, 
     _save_model(spec, model, data, checkpoint)
     parcels = _parcel_row(spec, model, data)
     if parcels:
+        main.parcels = parcels
         say("train", f"eofusion per parcel (majority vote): OA {parcels['OA']:.1f} %, mIoU {parcels['mIoU']:.1f} %")
     for name in spec.baselines:
         if name == "random_forest":
@@ -363,9 +365,6 @@ def run_training(spec: TrainSpec, say: Say, on_step: StepHook | None = None, *, 
     subsets = spec.subsets or default_subsets(spec.data.sensors)
     rows = _subset_rows(model, data, subsets, spec) if len(spec.data.sensors) > 1 else []
     report = _write_report(spec, data=data, results=results, subset_rows=rows, counts=counts, checkpoint=checkpoint)
-    if parcels:
-        report["models"][EOFUSION]["parcels"] = parcels
-        write_json(report, out / "metrics.json")
     return report
 
 
@@ -465,7 +464,7 @@ def _result_json(result: ModelResult, names: Mapping[int, str]) -> dict[str, Any
         "confusion": s.confusion,
         "train_seconds": round(result.train_seconds, 1),
         "loss_first_last": [result.losses[0], result.losses[-1]] if result.losses else None,
-    }
+    } | ({"parcels": result.parcels} if result.parcels else {})
 
 
 def run_evaluation(
@@ -493,10 +492,10 @@ def run_evaluation(
     if rows:
         write_table(rows, out / "sensor-subsets", ["sensors", "OA", "mIoU", "F1"])
     confusion = plot_confusion_matrix(scores.confusion, classes.names, out / "confusion-matrix.png", title=spec.name)
-    parcels = _parcel_row(spec, model, data)
+    result.parcels = _parcel_row(spec, model, data)
     report = {
         "checkpoint": str(checkpoint),
-        "held_out": _result_json(result, data.names) | ({"parcels": parcels} if parcels else {}),
+        "held_out": _result_json(result, data.names),
         "subsets": rows,
         "class_counts": data.class_counts(),
         "plots": {"confusion_matrix": str(confusion)},
