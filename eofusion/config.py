@@ -1,11 +1,14 @@
 """Reading config files at the edge: YAML that must hold a mapping, and pydantic errors that name the key.
 
 Sensor definitions, catalog sources and job specs all go through these two helpers, so every config error
-reads the same way: the file, the key path, what is wrong.
+reads the same way: the file, the key path, what is wrong. :func:`short_hash` is the one fingerprint of a
+configuration (model configs, job and training specs) stored with outputs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +50,8 @@ def read_yaml_mapping(path: str | Path, what: str, holds: str, missing_hint: str
     if not isinstance(data, dict):
         raise ConfigError(f"{what} {path} must hold a mapping with {holds}.")
     return data
+
+
+def short_hash(payload: Any) -> str:
+    """16 hex digits of the SHA-256 of ``payload`` as canonical JSON (sorted keys)."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]

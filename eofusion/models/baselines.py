@@ -21,8 +21,6 @@ downloaded.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -31,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from eofusion.config import short_hash
 from eofusion.errors import ConfigError
 from eofusion.models.embedding import sincos_2d, token_grid
 from eofusion.models.heads import SegmentationModel, resample, time_mean
@@ -45,10 +44,6 @@ BASELINES = ("dofa", "unet")
 _SAR_UM = {"VV": 3.75, "VH": 3.80, "HH": 3.85, "HV": 3.90}
 _ELEVATION_UM = {"dsm": 4.50, "dem": 4.50, "dtm": 4.55, "ndsm": 4.60}
 _OTHER_ELEVATION_UM = 4.65
-
-
-def _config_hash(data: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _from_dict[C](cls: type[C], data: Mapping[str, Any]) -> C:
@@ -105,7 +100,7 @@ class UNetConfig:
 
     def config_hash(self) -> str:
         """Short SHA-256 of the config."""
-        return _config_hash(self.to_dict())
+        return short_hash(self.to_dict())
 
 
 def _stack_pairs(stack: Sequence[tuple[str, str]] | Mapping[str, Sequence[str]]) -> tuple[tuple[str, str], ...]:
@@ -229,7 +224,7 @@ class DOFAConfig:
 
     def config_hash(self) -> str:
         """Short SHA-256 of the config."""
-        return _config_hash(self.to_dict())
+        return short_hash(self.to_dict())
 
 
 def dofa_wavelength_um(band: Band) -> float:

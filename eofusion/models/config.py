@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from eofusion.config import short_hash
 from eofusion.errors import ConfigError
 
 
@@ -83,8 +82,7 @@ class ModelConfig:
 
     def config_hash(self) -> str:
         """Short SHA-256 of the config (stored with checkpoints)."""
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return short_hash(self.to_dict())
 
 
 MODEL_PRESETS: dict[str, ModelConfig] = {

@@ -5,15 +5,13 @@ Unknown keys are rejected with their path named (``outputs.probabilites: extra i
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from eofusion.config import read_yaml_mapping, validation_message
+from eofusion.config import read_yaml_mapping, short_hash, validation_message
 from eofusion.errors import ConfigError
 
 SensorKey = Literal["s2", "s1", "aerial", "dsm"]
@@ -116,7 +114,7 @@ class JobSpec(_Strict):
     def config_hash(self) -> str:
         """A short hash of the settings that change outputs' content (not scheduling, not where they go)."""
         payload = self.model_dump(mode="json", exclude={"run": True, "outputs": {"dir"}})
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+        return short_hash(payload)
 
 
 def job_spec_from_dict(data: dict[str, Any], source: str = "mapping", base_dir: Path | None = None) -> JobSpec:

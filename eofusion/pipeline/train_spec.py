@@ -9,14 +9,12 @@ and the baselines. Relative paths resolve against the YAML file. Unknown keys ar
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from eofusion.config import read_yaml_mapping, validation_message
+from eofusion.config import read_yaml_mapping, short_hash, validation_message
 from eofusion.errors import ConfigError
 
 BaselineName = Literal["unet", "dofa", "random_forest"]
@@ -148,7 +146,7 @@ class TrainSpec(_Strict):
     def config_hash(self) -> str:
         """A short hash of everything that changes the results (not where they are written)."""
         payload = self.model_dump(mode="json", exclude={"outputs": True, "finetune": {"num_workers"}})
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+        return short_hash(payload)
 
 
 def _resolve(path: Path, base: Path) -> Path:

@@ -9,8 +9,6 @@ the pixel predictions inside each parcel (:func:`parcel_votes`).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from eofusion.config import short_hash
 from eofusion.errors import CheckpointError, ConfigError
 from eofusion.models.heads import CropTypeModel
 from eofusion.models.inputs import SensorInput, collate_samples
@@ -46,7 +45,7 @@ class CropTypeConfig:
         return asdict(self)
 
     def config_hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        return short_hash(self.to_dict())
 
 
 class CropTypeSegmenter(nn.Module):
