@@ -273,9 +273,20 @@ def _run(
     return len(tasks)
 
 
+def _drop_abandoned_partials(path: Path) -> None:
+    """Remove zarr's temporary ``*.partial`` chunk files left by a writer that was killed mid-write.
+
+    zarr's local store writes a chunk to ``<key>.<uuid>.partial`` and renames it; a SIGKILL between the two
+    leaves the temporary file. Called once every block is written, when no writer of ours is running.
+    """
+    for leftover in path.rglob("*.partial"):
+        leftover.unlink(missing_ok=True)
+
+
 def _finish(path: Path, update: Mapping[str, Any]) -> None:
     root = zarr.open_group(str(path), mode="r+", zarr_format=3)
     root.attrs.update(dict(update))
+    _drop_abandoned_partials(path)
     shutil.rmtree(path / PROGRESS_DIR, ignore_errors=True)
 
 
@@ -343,6 +354,7 @@ def append_cube(
     attrs_now = dict(root.attrs)
     attrs_now.pop("eofusion:append_pending", None)
     root.attrs.put(attrs_now)
+    _drop_abandoned_partials(path)
     shutil.rmtree(path / PROGRESS_DIR, ignore_errors=True)
     return CubeSummary(str(path), tuple(new), total, written, done, append_hash)
 
