@@ -21,6 +21,8 @@ Output layout (``world.json`` marks a finished world)::
     catalog/aerial-ign/<id>/         image.tif (RGBN uint8, EPSG:2154)
     catalog/elevation/<id>/          dsm.tif, dtm.tif (float32 m, EPSG:2154, nodata -9999)
     catalog/landcover/<id>/          landcover.tif (uint8, EPSG:2154, 0 = nodata)
+    catalog/landsat-c2-l2/<id>/      SR_B1..SR_B7 (uint16, DN * 2.75e-5 - 0.2), QA_PIXEL (30 m UTM)  [landsat]
+    catalog/aerial-naip/<id>/        image.tif (RGBN uint8, NAIP's band responses, UTM)             [naip]
     truth/features.parquet           all vector features; truth/parcels.parquet crop parcels
     truth/classes.json               the class tables
 
@@ -57,7 +59,10 @@ baseline >= 04.00 offset, SCL at 20 m; reflectance from per-material spectra thr
 spectral response from the registry, clouds and shadows on the cloudy dates); Sentinel-1 RTC VV/VH on the
 UTM 10 m grid (float32 linear gamma0, ascending and descending, water-cloud model driven by crop growth and
 soil moisture, gamma speckle with ``s1_looks`` looks); aerial RGBN uint8 (gamma-encoded) and DSM/DTM
-float32 metres in Lambert-93 (EPSG:2154), as IGN serves them.
+float32 metres in Lambert-93 (EPSG:2154), as IGN serves them. Two sensors held out from training, to
+measure generalisation to unseen sensors (``WorldConfig.landsat`` / ``naip``, on by default): Landsat 8/9
+OLI surface reflectance (B1-B7 at 30 m on the Sentinel-2 dates and clouds, registry spectral responses)
+and an aerial camera with NAIP's band responses (``naip_resolution_m``, UTM, on the aerial date).
 """
 
 from eofusion.simulate.build import WorldBuild, plan_world

@@ -25,6 +25,8 @@ from eofusion.errors import OutputLocationError
 from eofusion.simulate import products
 from eofusion.simulate.classes import CROP_TYPES, LANDCOVER_CLASSES
 from eofusion.simulate.config import WorldConfig
+from eofusion.simulate.products_unseen import write_landsat, write_naip
+from eofusion.simulate.render_landsat import landsat_acquisitions
 from eofusion.simulate.render_s1 import s1_acquisitions
 from eofusion.simulate.render_s2 import s2_acquisitions
 from eofusion.simulate.scene import build_scene, visible_parcels
@@ -136,6 +138,11 @@ def plan_world(config: WorldConfig, out_dir: str | os.PathLike[str], overwrite: 
         build.steps.append((f"Sentinel-1 {s1.day} {s1.orbit_state}", partial(_call, products.write_s1, ctx, s1)))
     build.steps.append(("aerial RGBN", lambda: products.write_aerial(ctx())))
     build.steps.append(("DSM and DTM", lambda: products.write_elevation(ctx())))
+    # Sensors the model never sees in training (WorldConfig.landsat / .naip).
+    for pas in landsat_acquisitions(config):
+        build.steps.append((f"Landsat {pas.platform[-1]} {pas.day}", partial(_call, write_landsat, ctx, pas)))
+    if config.naip:
+        build.steps.append(("NAIP-like aerial RGBN", lambda: write_naip(ctx())))
     build.steps.append(("STAC catalogs", lambda: write_catalogs(ctx(), work)))
     build.steps.append(("commit", lambda: _commit(config, work, out)))
     return build
@@ -171,6 +178,9 @@ def write_catalogs(ctx: products.Context, root: Path) -> None:
         "aerial": "Aerial RGBN orthophoto in Lambert-93, IGN BD ORTHO-like (simulated).",
         "elevation": "DSM and DTM in metres, Lambert-93, IGN LiDAR HD-like (simulated).",
         "landcover": "Land-cover ground truth, FLAIR-like nomenclature (simulated).",
+        "landsat": "Landsat 8/9 OLI Collection 2 Level-2 surface reflectance, 30 m, with QA_PIXEL (simulated; "
+        "held out from training).",
+        "naip": "Aerial RGBN with NAIP's band responses, UTM (simulated; held out from training).",
     }
     for kind, items in ctx.items.items():
         col = products.collection_of(kind, descriptions[kind], items)

@@ -76,6 +76,9 @@ class CogWriter:
             blockxsize=256,
             blockysize=256,
             compress=_COMPRESSION,
+            # Read once by cog_translate, which compresses the COG: the fastest level keeps the scratch
+            # small at a fraction of the default level's time (the COG's bytes do not depend on it).
+            zstd_level=1,
             BIGTIFF="IF_SAFER",
         )
         for i, text in enumerate(descriptions, start=1):

@@ -49,6 +49,10 @@ class WorldConfig:
         aerial_size_m: Side of the aerial/DSM coverage, centred in the world; None covers the world.
         dsm_resolution_m: DSM/DTM pixel size.
         landcover_resolution_m: Pixel size of the land-cover truth COG (on the aerial CRS); None = aerial's.
+        landsat: Also render Landsat 8/9 OLI surface reflectance (30 m, on the Sentinel-2 dates): a sensor
+            the model never sees in training, to measure generalisation.
+        naip: Also render a second aerial camera with NAIP's band responses (UTM, on the aerial date).
+        naip_resolution_m: Pixel size of the NAIP-like aerial image (NAIP: 0.6 m).
         s2_subpixels: Sub-samples per 10 m pixel side when mixing classes into Sentinel pixels.
         window_px: Side of the render windows (memory per window is bounded by it, not by the world).
     """
@@ -69,6 +73,9 @@ class WorldConfig:
     aerial_size_m: float | None = None
     dsm_resolution_m: float = 1.0
     landcover_resolution_m: float | None = None
+    landsat: bool = True
+    naip: bool = True
+    naip_resolution_m: float = 0.6
     s2_subpixels: int = 4
     window_px: int = 1024
 
@@ -112,6 +119,8 @@ class WorldConfig:
                 raise bad(key, "must be positive.")
         if not 0.05 <= self.aerial_resolution_m <= 10 or not 0.1 <= self.dsm_resolution_m <= 30:
             raise bad("aerial_resolution_m", "aerial must be 0.05..10 m and DSM 0.1..30 m.")
+        if not 0.05 <= self.naip_resolution_m <= 10:
+            raise bad("naip_resolution_m", f"{self.naip_resolution_m} m is outside 0.05..10 m.")
         if self.landcover_resolution_m is not None and self.landcover_resolution_m <= 0:
             raise bad("landcover_resolution_m", "must be positive (or None for the aerial resolution).")
         if self.s1_looks < 1:

@@ -29,6 +29,7 @@ from eofusion.simulate.scene import world_origin
 
 AERIAL_CRS = "EPSG:2154"  # Lambert-93: the CRS IGN serves BD ORTHO and LiDAR HD in
 S2_RESOLUTIONS = (10.0, 20.0, 60.0)
+LANDSAT_RESOLUTION_M = 30.0  # Collection 2 delivers every OLI band at 30 m; it divides 60 m, so the grid nests
 _LATTICE = 16
 # Rasterising creates GDAL in-memory datasets; under concurrent threads one was seen to lose its
 # geotransform (NotGeoreferencedWarning), so burns are serialised (they are a small part of a window).
@@ -71,10 +72,28 @@ def l93_grid(config: WorldConfig, res: float) -> GeoBox:
     return GeoBox(shape, Affine(res, 0.0, x0, 0.0, -res, y1), AERIAL_CRS)
 
 
+def naip_grid(config: WorldConfig) -> GeoBox:
+    """The NAIP-like aerial grid: the survey area in the world (UTM) CRS, as NAIP is delivered.
+
+    Bounds are snapped outward to multiples of the pixel counted from the world's corner, so with the
+    default coverage (the whole world) the grid has exactly the world's bounds.
+    """
+    x0, y0 = world_origin(config)
+    size = config.world_size_m
+    part = config.aerial_size_m or size
+    lo = (size - part) / 2
+    res = config.naip_resolution_m
+    first = math.floor(lo / res + 1e-9)
+    n = math.ceil((lo + part) / res - 1e-9) - first
+    return square_geobox(x0 + first * res, y0 + first * res, n * res, res, config.world_crs)
+
+
 def world_grids(config: WorldConfig) -> dict[str, GeoBox]:
-    """Every grid the world is rendered on, by name (``s2_10m``, ``s1``, ``aerial``, ``dsm``, ...)."""
+    """Every grid the world is rendered on, by name (``s2_10m``, ``s1``, ``landsat``, ``aerial``, ...)."""
     grids = {f"s2_{int(r)}m": sentinel_grid(config, r) for r in S2_RESOLUTIONS}
     grids["s1"] = sentinel_grid(config, config.s1_resolution_m)
+    grids["landsat"] = sentinel_grid(config, LANDSAT_RESOLUTION_M)
+    grids["naip"] = naip_grid(config)
     grids["aerial"] = l93_grid(config, config.aerial_resolution_m)
     grids["dsm"] = l93_grid(config, config.dsm_resolution_m)
     grids["landcover"] = l93_grid(config, config.landcover_resolution_m or config.aerial_resolution_m)

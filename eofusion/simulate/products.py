@@ -24,6 +24,7 @@ from eofusion.simulate.cog import CogWriter
 from eofusion.simulate.config import WorldConfig
 from eofusion.simulate.grids import AERIAL_CRS, FeatureRasteriser, iter_windows, world_grids
 from eofusion.simulate.parallel import ordered_map
+from eofusion.simulate.render_landsat import LANDSAT_BANDS, LandsatRenderer
 from eofusion.simulate.render_s1 import POLARISATIONS, S1Acquisition, S1Renderer
 from eofusion.simulate.render_s2 import (
     BAND_RES,
@@ -33,7 +34,7 @@ from eofusion.simulate.render_s2 import (
     S2Renderer,
     to_dn,
 )
-from eofusion.simulate.render_vhr import AERIAL_BANDS, VhrRenderer, aerial_datetime
+from eofusion.simulate.render_vhr import AERIAL_BANDS, NAIP_CAMERA, VhrRenderer, aerial_datetime
 from eofusion.simulate.scene import Scene, world_origin
 from eofusion.simulate.surface import FeatureTable
 
@@ -43,10 +44,13 @@ COLLECTIONS = {
     "aerial": "aerial-ign",
     "elevation": "elevation",
     "landcover": "landcover",
+    # Sensors the model never sees in training (WorldConfig.landsat / .naip); see products_unseen.
+    "landsat": "landsat-c2-l2",
+    "naip": "aerial-naip",
 }
 
 
-def _reproject(geom: Polygon, src: str, dst: str) -> Polygon:
+def reproject(geom: Polygon, src: str, dst: str) -> Polygon:
     tr = Transformer.from_crs(src, dst, always_xy=True)
     return shapely.transform(geom.segmentize(50.0), tr.transform, interleaved=False)  # type: ignore[no-any-return]
 
@@ -68,13 +72,15 @@ class Context:
         self.s2 = S2Renderer(cfg, self.table, self.rasteriser)
         self.s1 = S1Renderer(cfg, self.table, self.rasteriser)
         self.vhr = VhrRenderer(cfg, self.table, self.rasteriser)
-        self.footprint = _reproject(self.scene.aoi, cfg.world_crs, "EPSG:4326")
+        self.landsat = LandsatRenderer(cfg, self.table, self.rasteriser)
+        self.naip = VhrRenderer(cfg, self.table, self.rasteriser, NAIP_CAMERA)
+        self.footprint = reproject(self.scene.aoi, cfg.world_crs, "EPSG:4326")
         x0, y0 = world_origin(cfg)
         part = cfg.aerial_size_m or cfg.world_size_m
         lo = (cfg.world_size_m - part) / 2
         survey = box(x0 + lo, y0 + lo, x0 + lo + part, y0 + lo + part)
-        self.survey_l93 = _reproject(survey, cfg.world_crs, AERIAL_CRS)
-        self.vhr_footprint = _reproject(box(*self.grids["aerial"].boundingbox), AERIAL_CRS, "EPSG:4326")
+        self.survey_l93 = reproject(survey, cfg.world_crs, AERIAL_CRS)
+        self.vhr_footprint = reproject(box(*self.grids["aerial"].boundingbox), AERIAL_CRS, "EPSG:4326")
 
     def item_dir(self, kind: str, item_id: str) -> Path:
         return self.catalog_dir / COLLECTIONS[kind] / item_id
@@ -149,8 +155,8 @@ def write_s2(ctx: Context, acq: S2Acquisition) -> None:
         for win60 in ctx.s2.windows():
             out = ctx.s2.render(acq, win60)
             for b, refl in out.reflectance.items():
-                writers[b].write(to_dn(refl), _window_in(ctx.s2.grids[b], win60))
-            scl_w.write(out.scl, _window_in(ctx.s2.grid_20m, win60))
+                writers[b].write(to_dn(refl), window_in(ctx.s2.grids[b], win60))
+            scl_w.write(out.scl, window_in(ctx.s2.grid_20m, win60))
             counts.update(dict(enumerate(np.bincount(out.scl.ravel(), minlength=12).tolist())))
     total = max(sum(counts.values()), 1)
 
@@ -198,7 +204,7 @@ def write_s2(ctx: Context, acq: S2Acquisition) -> None:
     ctx.add("s2", item)
 
 
-def _window_in(gbox: GeoBox, sub: GeoBox) -> Window:
+def window_in(gbox: GeoBox, sub: GeoBox) -> Window:
     """The window of ``gbox`` that the (nested) sub-grid ``sub`` covers at ``gbox``'s resolution."""
     a, s = gbox.affine, sub.affine
     col = round((s.c - a.c) / a.a)
@@ -226,7 +232,7 @@ def write_s1(ctx: Context, acq: S1Acquisition) -> None:
         for i, win in ctx.s1.windows():
             out = ctx.s1.render(acq, i, win)
             for p in POLARISATIONS:
-                writers[p].write(out[p], _window_in(grid, win))
+                writers[p].write(out[p], window_in(grid, win))
     mid = acq.start + (acq.end - acq.start) / 2
     props = {
         "platform": "SENTINEL-1A",
@@ -341,4 +347,11 @@ def collection_of(kind: str, description: str, items: list[pystac.Item]) -> pyst
         summaries["sat:orbit_state"] = sorted({str(i.properties["sat:orbit_state"]) for i in items})
     elif kind == "landcover":
         summaries["classification:classes"] = stac.classification_classes()
+    elif kind == "landsat":
+        summaries["platform"] = sorted({str(i.properties["platform"]) for i in items})
+        summaries["eo:bands"] = [stac.eo_band("landsat-8", b) for b in LANDSAT_BANDS]
+        summaries["gsd"] = [30]
+    elif kind == "naip":
+        summaries["eo:bands"] = [stac.eo_band("naip", b) for b in AERIAL_BANDS]
+        summaries["gsd"] = sorted({float(i.properties["gsd"]) for i in items})
     return stac.collection_for(COLLECTIONS[kind], description, items, summaries)

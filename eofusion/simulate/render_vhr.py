@@ -1,15 +1,17 @@
-"""Very-high-resolution renderers on Lambert-93 grids: aerial RGB+NIR (uint8) and DSM/DTM (float32 m).
+"""Very-high-resolution renderers: aerial RGB+NIR (uint8) and DSM/DTM (float32 m), on any grid.
 
-The aerial image mixes the same endmember spectra as Sentinel-2, through the aerial camera's bands from
-the registry, and adds what only very high resolution shows: roof planes and tree crowns shaded by the sun
-(illumination from the DSM's slopes), cast shadows of buildings and trees (ray-marched over the DSM
-toward the sun), vine rows, fine texture and a little sensor noise. Each window is rendered with a halo
+The aerial image mixes the same endmember spectra as Sentinel-2, through the bands of an aerial camera
+from the registry (:class:`Camera`: the IGN-like one on Lambert-93, or a second one with NAIP's bands on
+the world's UTM grid), and adds what only very high resolution shows: roof planes and tree crowns shaded
+by the sun (illumination from the DSM's slopes), cast shadows of buildings and trees (ray-marched over the
+DSM toward the sun), vine rows, fine texture and a little sensor noise. Each window is rendered with a halo
 as wide as the longest shadow, so windows join seamlessly.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -28,27 +30,49 @@ from eofusion.simulate.spectra import EM, band_table
 from eofusion.simulate.sun import solar_position, toward_sun
 from eofusion.simulate.surface import FeatureTable, fractions, soil_moisture, wetness
 
-AERIAL_BANDS = ("red", "green", "blue", "nir")  # IGN's RGBN order
+AERIAL_BANDS = ("red", "green", "blue", "nir")  # IGN's (and NAIP's) RGBN order
 # Like a delivered ortho, DNs are gamma-encoded: DN = 255 * (radiance-equivalent reflectance / 0.6) ** (1 / 2.2).
 AERIAL_WHITE = 0.6
 AERIAL_GAMMA = 2.2
-AERIAL_TIME = (10, 30, 0)  # UTC
 DIFFUSE = 0.25  # share of skylight: what shadows still receive
 
 
-def aerial_datetime(config: WorldConfig) -> datetime:
+@dataclass(frozen=True)
+class Camera:
+    """An aerial camera of the world.
+
+    Attributes:
+        sensor: Registry sensor whose band responses the image records (bands :data:`AERIAL_BANDS`).
+        time_utc: Time of the flight on ``WorldConfig.aerial_date`` (it places the sun and the shadows).
+        noise_stream: Seed stream of the sensor noise, so two cameras' noise is independent.
+    """
+
+    sensor: str
+    time_utc: tuple[int, int, int]
+    noise_stream: int
+
+
+IGN_CAMERA = Camera("aerial-ign", (10, 30, 0), 3)
+# Flown earlier the same morning: where a cube mosaics both cameras, the newest survey (IGN) wins.
+NAIP_CAMERA = Camera("naip", (9, 45, 0), 5)
+
+
+def aerial_datetime(config: WorldConfig, camera: Camera = IGN_CAMERA) -> datetime:
     d = config.aerial_date
-    return datetime(d.year, d.month, d.day, *AERIAL_TIME, tzinfo=UTC)
+    return datetime(d.year, d.month, d.day, *camera.time_utc, tzinfo=UTC)
 
 
 class VhrRenderer:
-    """Renders aerial, DSM and DTM windows of the world."""
+    """Renders aerial (of one camera), DSM and DTM windows of the world."""
 
-    def __init__(self, config: WorldConfig, table: FeatureTable, rasteriser: FeatureRasteriser) -> None:
+    def __init__(
+        self, config: WorldConfig, table: FeatureTable, rasteriser: FeatureRasteriser, camera: Camera = IGN_CAMERA
+    ) -> None:
         self.config = config
         self.table = table
         self.rasteriser = rasteriser
-        self.zenith, self.azimuth = solar_position(*config.centre_lonlat, aerial_datetime(config))
+        self.camera = camera
+        self.zenith, self.azimuth = solar_position(*config.centre_lonlat, aerial_datetime(config, camera))
 
     def _halo(self, res: float) -> int:
         reach = MAX_OBJECT_HEIGHT_M * math.tan(math.radians(self.zenith))
@@ -68,7 +92,7 @@ class VhrRenderer:
         safe = np.where(fid < 0, 0, fid)
         cls = self.table.class_id[safe]
         day = self.config.aerial_date
-        E = band_table("aerial-ign", AERIAL_BANDS)
+        E = band_table(self.camera.sensor, AERIAL_BANDS)
         F = fractions(self.table, day)
         R = F @ E
         green = F[:, EM.GREEN_VEG, None] * E[EM.GREEN_VEG][None, :]
@@ -80,9 +104,10 @@ class VhrRenderer:
         vines = cls == LC["vineyard"]
         if vines.any():
             rows[vines] = self._vine_rows(x[vines], y[vines], safe[vines])
-        fine = 1.0 + 0.08 * sampled(lambda a, b: texture(a, b, seed, 6.0, "aerial-fine"), x, y, max(1, int(1 / res)))
+        # About one sample per metre (0.6 m pixels: every second one; rounding keeps 0.2/0.5/1 m as they were).
+        fine = 1.0 + 0.08 * sampled(lambda a, b: texture(a, b, seed, 6.0, "aerial-fine"), x, y, max(1, round(1 / res)))
         fine *= 1.0 + 0.06 * sampled(lambda a, b: texture(a, b, seed, 40.0, "s2-texture"), x, y, stride_for(10.0, res))
-        rng = np.random.default_rng([self.config.seed, 3, window_index])
+        rng = np.random.default_rng([self.config.seed, self.camera.noise_stream, window_index])
         out = np.empty((len(AERIAL_BANDS), *win.shape), dtype=np.uint8)
         core = (slice(halo, halo + win.shape[0]), slice(halo, halo + win.shape[1]))
         shade = (fine * light)[core].astype(np.float32)

@@ -31,6 +31,7 @@ from eofusion.simulate.classes import (
 from eofusion.simulate.config import WorldConfig
 from eofusion.simulate.grids import FeatureRasteriser, world_grids
 from eofusion.simulate.products import COLLECTIONS, landcover_item_id
+from eofusion.simulate.render_landsat import LANDSAT_BANDS, LandsatRenderer
 from eofusion.simulate.render_s2 import BAND_RES, S2_BANDS, S2Renderer
 from eofusion.simulate.surface import FeatureTable
 
@@ -60,7 +61,8 @@ class DemoWorld:
         landcover_path: Land-cover truth COG (Lambert-93, uint8, 0 = nodata).
         parcels_path: Crop parcels GeoParquet (``parcel_id``, ``crop_id``, ``crop_name``, ``class_id``).
         features_path: Every vector feature of the world (z-ordered), GeoParquet.
-        grids: ``s2_10m``, ``s2_20m``, ``s2_60m``, ``s1``, ``aerial``, ``dsm``, ``landcover`` GeoBoxes.
+        grids: ``s2_10m``, ``s2_20m``, ``s2_60m``, ``s1``, ``landsat`` (30 m), ``aerial``, ``naip`` (UTM),
+            ``dsm``, ``landcover`` GeoBoxes (``landsat``/``naip`` hold files only if the config renders them).
     """
 
     root: Path
@@ -169,6 +171,32 @@ class DemoWorld:
             c0 = round((a.c - gbox.affine.c) / gbox.affine.a)
             part = self._s2.render(acq, win60).reflectance[name]
             out[r0 : r0 + win60.shape[0] * k, c0 : c0 + win60.shape[1] * k] = part
+        return out
+
+    @cached_property
+    def _landsat(self) -> LandsatRenderer:
+        return LandsatRenderer(self.config, self._table, self._rasteriser)
+
+    def landsat_reflectance(self, band: str, day: date) -> npt.NDArray[np.float32]:
+        """Noise-free Landsat surface reflectance of ``band`` (``B1``..``B7``) on ``day``, on the 30 m grid.
+
+        It is what the band's COG encodes (clouds and shadows included on cloudy dates): the file's
+        ``DN * 2.75e-5 - 0.2`` equals it to within 1.4e-5.
+
+        Raises:
+            UnknownBandError: ``band`` is not a rendered band; KeyError for a date without a Landsat pass.
+        """
+        name = band.upper()
+        if name not in LANDSAT_BANDS:
+            raise UnknownBandError(f"The demo world renders Landsat bands {', '.join(LANDSAT_BANDS)}; not {band!r}.")
+        acq = self._landsat.acquisition(day)
+        gbox = self.grids["landsat"]
+        out = np.empty(gbox.shape, dtype=np.float32)
+        for win60 in self._landsat.windows():
+            part = self._landsat.render(acq, win60).reflectance[name]
+            r0 = round((win60.affine.f - gbox.affine.f) / gbox.affine.e)
+            c0 = round((win60.affine.c - gbox.affine.c) / gbox.affine.a)
+            out[r0 : r0 + part.shape[0], c0 : c0 + part.shape[1]] = part
         return out
 
     # ------------------------------------------------------------------ catalogs

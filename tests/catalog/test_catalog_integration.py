@@ -77,7 +77,9 @@ def test_api_unknown_collection_and_empty(api: StacApiCatalog) -> None:
     with pytest.raises(InvalidQueryError, match=r"sentinel-3.*sentinel-1-rtc, sentinel-2-l2a"):
         search(api, collections="sentinel-3")
     assert search(api, collections="sentinel-2-l2a", datetime="1999") == []
-    assert api.collection_ids() == ["aerial-ign", "elevation", "landcover", "sentinel-1-rtc", "sentinel-2-l2a"]
+    assert api.collection_ids() == [
+        "aerial-ign", "aerial-naip", "elevation", "landcover", "landsat-c2-l2", "sentinel-1-rtc", "sentinel-2-l2a"
+    ]  # fmt: skip
 
 
 def test_item_modifier_signs_every_item(stac_api_url: str) -> None:

@@ -35,7 +35,8 @@ def test_layout_and_reload(world: DemoWorld) -> None:
     for path in (world.catalog_path, world.geoparquet_path, world.landcover_path, world.parcels_path):
         assert path.is_file(), path
     # 3 S2 dates x (12 bands + SCL) + 3 S1 passes x 2 + aerial + DSM + DTM + land cover
-    assert len(_tifs(world.root)) == 3 * 13 + 3 * 2 + 4
+    # + 3 Landsat dates x (7 bands + QA_PIXEL) + the NAIP-like image
+    assert len(_tifs(world.root)) == 3 * 13 + 3 * 2 + 4 + 3 * 8 + 1
     assert not list(world.root.parent.glob(".*partial*")), "temporary directory left behind"
 
 
@@ -70,7 +71,9 @@ def test_static_catalog_items_carry_provider_fields(world: DemoWorld) -> None:
     by_collection: dict[str, list[pystac.Item]] = {}
     for item in items:
         by_collection.setdefault(item.collection_id or "", []).append(item)
-    assert set(by_collection) == {"sentinel-2-l2a", "sentinel-1-rtc", "aerial-ign", "elevation", "landcover"}
+    assert set(by_collection) == {
+        "sentinel-2-l2a", "sentinel-1-rtc", "aerial-ign", "elevation", "landcover", "landsat-c2-l2", "aerial-naip"
+    }  # fmt: skip
 
     s2 = by_collection["sentinel-2-l2a"][0]
     assert s2.properties["s2:processing_baseline"] >= "04.00"
