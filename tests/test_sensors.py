@@ -93,6 +93,25 @@ def test_resolutions_and_scl() -> None:
     assert scl.kind is BandKind.MASK and dict(scl.classes)[9] == "cloud_high_probability"
 
 
+@pytest.mark.parametrize("name", ["landsat-8", "landsat-9"])
+def test_landsat_qa_pixel_is_a_mask_band(name: str) -> None:
+    from eofusion.sensors import QA_PIXEL_BITS, QA_PIXEL_DEFAULT_MASKED_BITS, SCL_DEFAULT_MASKED
+
+    landsat = get_sensor(name)
+    qa = landsat.band("qa_pixel")  # the providers' asset key
+    assert (qa.name, qa.kind, qa.dtype, qa.nodata) == ("QA_PIXEL", BandKind.MASK, "uint16", 1)
+    assert not qa.is_spectral and spectral_response(landsat, qa) is None
+    assert {QA_PIXEL_BITS[b] for b in QA_PIXEL_DEFAULT_MASKED_BITS} == {
+        "fill", "dilated_cloud", "cirrus", "cloud", "cloud_shadow",
+    }  # fmt: skip
+    assert 11 not in SCL_DEFAULT_MASKED and QA_PIXEL_BITS[5] == "snow" and 5 not in QA_PIXEL_DEFAULT_MASKED_BITS
+    with pytest.raises(UnknownBandError):
+        landsat.band("qa")  # Collection 2 "qa" is the surface-temperature uncertainty, not pixel quality
+    assert [b.name for b in landsat.bands if b.kind is not BandKind.MASK] == [
+        "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B10",
+    ]  # fmt: skip
+
+
 def test_sentinel1_frequency_polarisations_and_db() -> None:
     from eofusion.sensors import from_db, to_db
 
@@ -115,6 +134,7 @@ def test_sentinel1_frequency_polarisations_and_db() -> None:
         ("sentinel-2a", "SCL_20m", "SCL"),
         ("landsat-8", "nir08", "B5"),
         ("landsat-9", "SR_B4", "B4"),
+        ("landsat-8", "qa_pixel", "QA_PIXEL"),
         ("naip", "B4", "nir"),
         ("copernicus-dem", "data", "dem"),
         ("elevation", "DSM", "dsm"),

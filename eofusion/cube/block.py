@@ -12,6 +12,7 @@ from odc.geo.geobox import GeoBox
 from rasterio.enums import Resampling
 
 from eofusion.catalog import BandAsset, NormalizedItem
+from eofusion.cube.masking import MaskRule
 from eofusion.cube.reader import read_assets
 from eofusion.errors import InputDataError
 from eofusion.sensors import from_db, to_db
@@ -41,8 +42,7 @@ class BlockPlan:
     resampling: tuple[str, ...]  # per band, rasterio Resampling names
     assets: Mapping[str, Mapping[str, BandAsset]]  # item id -> readable assets
     footprints: Mapping[str, tuple[float, float, float, float]]  # item id -> bounds in the target CRS
-    mask_clouds: bool
-    scl_masked: frozenset[int]
+    cloud_mask: MaskRule | None  # None: no cloud masking (switched off, or a group without a quality band)
     to_db: bool  # Sentinel-1: mosaic in linear power, then convert to dB
     db_items: frozenset[str]  # ids of items whose backscatter is stored in dB already
     db_floor: float
@@ -72,10 +72,12 @@ def _read(
 
 
 def _cloud_mask(plan: BlockPlan, assets: Mapping[str, BandAsset], box: GeoBox) -> npt.NDArray[np.bool_] | None:
-    if not (plan.mask_clouds and "SCL" in assets):
+    """Pixels of one item to mask, from its quality band (SCL, QA_PIXEL); None when it has none."""
+    rule = plan.cloud_mask
+    if rule is None or rule.band not in assets:
         return None
-    scl = _read(plan, [assets["SCL"]], box, Resampling.nearest, None)[0]
-    return None if scl is None else np.isin(scl, np.array(sorted(plan.scl_masked), dtype=np.float32))
+    quality = _read(plan, [assets[rule.band]], box, Resampling.nearest, None)[0]
+    return None if quality is None else rule.masked(quality)
 
 
 def _wanted(plan: BlockPlan, assets: Mapping[str, BandAsset], out: Float32Array, filled: list[bool]) -> list[int]:

@@ -32,10 +32,11 @@ import eofusion
 from eofusion.catalog import BandAsset, NormalizedItem
 from eofusion.cube.block import BlockPlan, Slot, load_block
 from eofusion.cube.groups import SINGLE_DATE_GROUPS, choose_resampling, default_bands, group_key, item_group
+from eofusion.cube.masking import check_bits, cloud_mask_rule
 from eofusion.cube.reader import footprint
 from eofusion.errors import CubeError, GridError, InputDataError, SkippedInputWarning
 from eofusion.grid import NestedGrids
-from eofusion.sensors import SCL_DEFAULT_MASKED, Band
+from eofusion.sensors import QA_PIXEL_DEFAULT_MASKED_BITS, SCL_DEFAULT_MASKED, Band
 from eofusion.sensors.sentinel1 import DB_FLOOR
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,13 @@ class LoadOptions:
     Attributes:
         resampling: One resampling name for every non-categorical band, or band -> name; None chooses by
             band kind (see :func:`eofusion.cube.groups.choose_resampling`).
-        mask_clouds: Mask Sentinel-2 pixels whose SCL class is in ``scl_masked`` (needs the SCL asset).
+        mask_clouds: Mask cloudy pixels (NaN in every band of that item) from each item's quality band:
+            Sentinel-2 pixels whose SCL class is in ``scl_masked``, Landsat pixels with any of the
+            ``qa_pixel_masked_bits`` set in QA_PIXEL. Items without the quality asset stay unmasked.
         scl_masked: SCL classes to mask (default: no data, defective, cloud shadows, clouds, cirrus).
+        qa_pixel_masked_bits: Landsat Collection 2 QA_PIXEL bit positions to mask (default: fill, dilated
+            cloud, cirrus, cloud, cloud shadow; snow, bit 5, is kept as SCL's snow class is). See
+            :data:`eofusion.sensors.QA_PIXEL_BITS`.
         db_floor: Floor of SAR backscatter in dB.
         sar_input: ``linear`` (power) or ``db``: how SAR files store backscatter when the item does not say
             (item property ``eofusion:backscatter_units``). Either way values are resampled and mosaicked
@@ -64,12 +70,16 @@ class LoadOptions:
     resampling: str | Mapping[str, str] | None = None
     mask_clouds: bool = True
     scl_masked: frozenset[int] = SCL_DEFAULT_MASKED
+    qa_pixel_masked_bits: frozenset[int] = QA_PIXEL_DEFAULT_MASKED_BITS
     db_floor: float = DB_FLOOR
     sar_input: Literal["linear", "db"] = "linear"
     chunk_size: int = 512
     use_overviews: bool = True
     on_error: OnError = "raise"
     time_range: tuple[str, str] | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        check_bits(frozenset(self.qa_pixel_masked_bits), "LoadOptions.qa_pixel_masked_bits")
 
     def resampling_for(self, band: str) -> str | None:
         """The user's resampling override for ``band``, if any."""
@@ -81,6 +91,7 @@ class LoadOptions:
         """JSON-ready form, for the configuration hash and provenance."""
         d = asdict(self)
         d["scl_masked"] = sorted(self.scl_masked)
+        d["qa_pixel_masked_bits"] = sorted(self.qa_pixel_masked_bits)
         d["resampling"] = dict(self.resampling) if isinstance(self.resampling, Mapping) else self.resampling
         return d
 
@@ -235,7 +246,12 @@ def load_aligned(
         log.info("Item %s has no band %s; its pixels stay NaN for that band.", item_id, b)
 
     skipped: list[dict[str, str]] = []
-    needed = set(band_names) | ({"SCL"} if group == "s2" and opts.mask_clouds else set())
+    mask_rule = (
+        cloud_mask_rule(group, sensor_obj, scl_masked=opts.scl_masked, qa_pixel_masked_bits=opts.qa_pixel_masked_bits)
+        if opts.mask_clouds
+        else None
+    )
+    needed = set(band_names) | ({mask_rule.band} if mask_rule is not None else set())
     good: dict[str, dict[str, BandAsset]] = {}
     for item in members:
         ok = {}
@@ -273,8 +289,7 @@ def load_aligned(
         resampling=resampling,
         assets={i.id: good[i.id] for i in members},
         footprints={k: tuple(v) for k, v in footprints.items()},  # type: ignore[misc]
-        mask_clouds=opts.mask_clouds and group == "s2",
-        scl_masked=opts.scl_masked,
+        cloud_mask=mask_rule,
         to_db=group == "s1",
         db_items=frozenset(
             i.id

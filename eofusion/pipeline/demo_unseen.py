@@ -13,7 +13,7 @@ grid of the cube and the demo's 160 m chips are not a whole number of 30 m pixel
 3 x 3 nested 10 m pixels (nearest-neighbour resampling, exact since the grids nest): the values stay the
 delivered surface reflectance and the pixels stay visibly 30 m blocks, with no detail invented between
 them (bilinear would blur each pixel into its neighbours). The registry still says the bands are 30 m.
-Landsat clouds are not masked (the cube masks Sentinel-2 only, from its SCL); ``QA_PIXEL`` flags them.
+Landsat clouds are masked from ``QA_PIXEL``, as Sentinel-2's are from its SCL.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ Look bands up by sensor and band name, common name (``red``, ``nir08``) or provi
     664.9
 """
 
+from eofusion.sensors.landsat import QA_PIXEL_BITS, QA_PIXEL_DEFAULT_MASKED_BITS
 from eofusion.sensors.model import SPECTRAL_KINDS, Band, BandKind, Sensor, SpectralResponse
 from eofusion.sensors.registry import BUILTIN_SENSORS, REGISTRY, SensorRegistry, get_band, get_sensor
 from eofusion.sensors.sentinel1 import C_BAND_FREQUENCY_GHZ, OrbitDirection, SarProduct, from_db, to_db
@@ -24,6 +25,8 @@ from eofusion.sensors.user import load_sensor_yaml, register_sensor, sensor_from
 __all__ = [
     "BUILTIN_SENSORS",
     "C_BAND_FREQUENCY_GHZ",
+    "QA_PIXEL_BITS",
+    "QA_PIXEL_DEFAULT_MASKED_BITS",
     "REGISTRY",
     "SCL_CLASSES",
     "SCL_DEFAULT_MASKED",

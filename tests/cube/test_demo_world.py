@@ -52,6 +52,33 @@ def test_s2_reflectance_equals_simulator_truth(world: tuple[DemoWorld, list[Norm
     assert clear < 0.01 < cloudy
 
 
+def test_landsat_clouds_are_masked_from_qa_pixel(world: tuple[DemoWorld, list[NormalizedItem]]) -> None:
+    """The simulator flags its Landsat clouds and shadows in QA_PIXEL; the cube masks exactly those pixels."""
+    import rasterio
+
+    from eofusion.sensors import QA_PIXEL_DEFAULT_MASKED_BITS
+
+    demo, items = world
+    grid = demo.grids["landsat"]  # the files' own 30 m grid: no resampling
+    masked = load_aligned(items, grid, "landsat", bands=["B4", "B5"])
+    assert list(masked["band"].values) == ["B4", "B5"] and masked.sizes["time"] == 2
+    unmasked = load_aligned(items, grid, "landsat", bands=["B4", "B5"], options=LoadOptions(mask_clouds=False))
+    landsat = {i.datetime.date(): i for i in items if i.sensor.family == "landsat-oli"}
+    flags = sum(1 << b for b in QA_PIXEL_DEFAULT_MASKED_BITS)
+    cloudy_fraction = []
+    for t, day in enumerate(demo.s2_dates):
+        with rasterio.open(landsat[day].assets["QA_PIXEL"].href) as src:
+            qa = src.read(1)
+        flagged = (qa & flags) != 0
+        got, raw = masked["data"].isel(time=t).values, unmasked["data"].isel(time=t).values
+        assert not np.isnan(raw).any()
+        np.testing.assert_array_equal(np.isnan(got), np.broadcast_to(flagged, got.shape))
+        np.testing.assert_array_equal(got[:, ~flagged], raw[:, ~flagged])
+        cloudy_fraction.append(flagged.mean())
+    clear, cloudy = cloudy_fraction  # s2_cloudy_dates: the second date only
+    assert clear == 0.0 and cloudy > 0.01
+
+
 def _best_shift(signal: np.ndarray, mask: np.ndarray, radius: int = 3) -> tuple[int, int]:
     """The (dy, dx) shift of ``signal`` that correlates best with ``mask``."""
     scores = {}

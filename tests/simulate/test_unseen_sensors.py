@@ -191,7 +191,7 @@ def test_items_normalise_to_the_registry_sensors(world: DemoWorld) -> None:
     assert [len(by_sensor[s]) for s in ("landsat-8", "landsat-9", "naip")] == [2, 1, 1]  # 8 and 9 alternate
     for item in by_sensor["landsat-8"] + by_sensor["landsat-9"]:
         assert item.sensor.family == "landsat-oli" and item.collection == "landsat-c2-l2"
-        assert item.band_names == LANDSAT_BANDS
+        assert item.band_names == (*LANDSAT_BANDS, "QA_PIXEL")
         b5 = item.band("B5")
         assert (b5.asset_key, b5.scale, b5.offset, b5.nodata) == ("nir08", 2.75e-5, -0.2, 0.0)
         assert b5.shape == world.grids["landsat"].shape and b5.crs == world.config.world_crs
