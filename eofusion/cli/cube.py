@@ -73,7 +73,9 @@ def cube() -> None:
 @click.option("--crs", default=None, help="Target CRS (default: the AOI's UTM zone).")
 @click.option("--bands", default=None, help="Bands per group, e.g. 's2=B02 B03 B04 B08;s1=VV VH'.")
 @click.option("--chunk-size", default=512, show_default=True, help="Dask block / resume unit edge, pixels.")
-@click.option("--no-cloud-mask", is_flag=True, help="Keep pixels flagged as cloud/shadow (Sentinel-2 SCL, Landsat QA_PIXEL).")
+@click.option(
+    "--no-cloud-mask", is_flag=True, help="Keep pixels flagged as cloud/shadow (Sentinel-2 SCL, Landsat QA_PIXEL)."
+)
 @click.option(
     "--on-error",
     type=click.Choice(["raise", "skip"]),

@@ -122,18 +122,25 @@ def _print_tables(report: dict[str, Any]) -> None:
     help="Model to score (default: outputs.dir/model.safetensors of the spec).",
 )
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Report directory.")
+@click.option(
+    "--sensors",
+    default=None,
+    help="Score with only these sensors of the spec, comma-separated (e.g. 's1' or 'aerial,dsm'); default all.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics report as JSON on stdout.")
-def evaluate(config: Path, checkpoint: Path | None, out: Path | None, as_json: bool) -> None:
+def evaluate(config: Path, checkpoint: Path | None, out: Path | None, sensors: str | None, as_json: bool) -> None:
     """Score a trained model on the spec's held-out part: metrics, sensor-subset table, confusion matrix PNG."""
     from eofusion.pipeline.train_spec import load_train_spec
     from eofusion.pipeline.training_run import run_evaluation
 
     spec = load_train_spec(config)
-    report = run_evaluation(spec, _say(as_json), checkpoint=checkpoint, out=out)
+    chosen = None if sensors is None else [s.strip() for s in sensors.split(",") if s.strip()]
+    report = run_evaluation(spec, _say(as_json), checkpoint=checkpoint, out=out, sensors=chosen)
     if as_json:
         echo_json(report)
         return
     held = report["held_out"]
+    click.echo(f"sensors: {'+'.join(report['sensors'])}")
     click.echo(f"held-out OA {held['OA']:.1f} %, mIoU {held['mIoU']:.1f} %, F1 {held['F1']:.1f} %")
     for row in report["subsets"]:
         click.echo(f"  {row['sensors']:<18} OA {row['OA']:6.1f}  mIoU {row['mIoU']:6.1f}")

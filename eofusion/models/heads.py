@@ -21,6 +21,8 @@ The land-cover head works on any encoder that follows :class:`TokenEncoder` (``f
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import torch
@@ -55,7 +57,7 @@ class TokenEncoder(Protocol):
 class PixelSpectralEmbed(nn.Module):
     """Per-pixel embedding ``[B, C, H, W] -> [B, D, H, W]``: descriptor-generated 1x1 projections, band mean."""
 
-    def __init__(self, dim: int, hidden: int = 64, basis: int = 8) -> None:
+    def __init__(self, dim: int, hidden: int = 64, basis: int = 16) -> None:
         super().__init__()
         self.coef = DescriptorMLP(hidden, basis)
         self.weight = nn.Parameter(torch.randn(basis, dim) / math.sqrt(basis))
@@ -88,11 +90,64 @@ def resample(x: Tensor, out_shape: tuple[int, int]) -> Tensor:
     return F.interpolate(x, out_shape, mode="bilinear", align_corners=False)
 
 
+@dataclass(frozen=True)
+class SensorFeatures:
+    """One sensor's per-pixel features and where it has data.
+
+    Attributes:
+        features: ``[B, D, H, W]``, zero where the sensor has no valid date.
+        present: ``[B, 1, H, W]`` in 0..1: 1 where at least one date is valid (after resampling, the
+            fraction of the output pixel the sensor covers). A sensor left out of a sample is 0 everywhere.
+    """
+
+    features: Tensor
+    present: Tensor
+
+    def kept(self, keep: Tensor) -> SensorFeatures:
+        """The same with the chips where ``keep [B]`` is False emptied (the sensor absent there)."""
+        weight = keep.to(self.present.device, self.present.dtype)[:, None, None, None]
+        return SensorFeatures(self.features * weight, self.present * weight)
+
+    def resampled(self, out_shape: tuple[int, int]) -> SensorFeatures:
+        """On ``out_shape``: presence-weighted resampling, so absent pixels never bleed into present ones."""
+        if tuple(self.features.shape[-2:]) == tuple(out_shape):
+            return self
+        present = resample(self.present, out_shape)
+        total = resample(self.features, out_shape)  # features are already zero where absent
+        return SensorFeatures(torch.where(present > 1e-6, total / present.clamp_min(1e-6), 0.0), present)
+
+
+def coarsen_to(item: SensorInput, out_shape: tuple[int, int]) -> SensorInput:
+    """``item`` area-averaged onto ``out_shape`` when its grid is finer (valid pixels only), else unchanged.
+
+    The per-pixel embedding is affine in the pixel values for a single date, so averaging first and
+    embedding after gives the same features as embedding at full resolution and averaging them, at a
+    fraction of the cost (1 m aerial for 2 m labels: 4x fewer pixels to embed). A coarse pixel is valid
+    where any of its fine pixels is.
+    """
+    h, w = item.pixels.shape[-2:]
+    if h <= out_shape[0] or w <= out_shape[1]:
+        return item
+    pixels = item.pixels if item.pixels.ndim == 5 else item.pixels.unsqueeze(1)
+    b, t, c = pixels.shape[:3]
+    ok = torch.isfinite(pixels).all(2)  # [B, T, H, W]
+    if item.valid is not None:
+        ok = ok & (item.valid if item.valid.ndim == 4 else item.valid.unsqueeze(1))
+    weight = F.adaptive_avg_pool2d(ok.reshape(b * t, 1, h, w).to(pixels.dtype), out_shape)
+    clean = torch.where(ok.unsqueeze(2), pixels, 0.0).reshape(b * t, c, h, w)
+    total = F.adaptive_avg_pool2d(clean, out_shape)
+    mean = torch.where(weight > 0, total / weight.clamp_min(1e-6), torch.nan).reshape(b, t, c, *out_shape)
+    valid = (weight > 0).reshape(b, t, *out_shape)
+    scale = h / out_shape[0]
+    return replace(item, pixels=mean, valid=valid, gsd_m=item.gsd_m * scale)
+
+
 class PixelSeriesEmbed(nn.Module):
     """Per pixel of a sensor's own grid: spectral embedding of every date, summarised over time.
 
-    ``SensorInput -> [B, D, h, w]``. Each date goes through :class:`PixelSpectralEmbed`; the dates are then
-    summarised by masked temporal attention with day-of-year encodings (phenology: *when* a field is green),
+    ``SensorInput -> SensorFeatures ([B, D, h, w] and presence)``. Each date goes through
+    :class:`PixelSpectralEmbed`; the dates are then summarised by masked temporal attention with day-of-year
+    encodings (phenology: *when* a field is green),
     the valid-date mean and the standard deviation (how much it changes), mixed back to ``D`` channels.
     Clouds and nodata (``valid`` False, or non-finite values) never contribute. Done on the sensor's native
     grid (16 x 16 S2 pixels for a 160 m chip) before any upsampling, so a time series costs little.
@@ -104,7 +159,7 @@ class PixelSeriesEmbed(nn.Module):
         self.temporal = TemporalPool(dim, heads)
         self.mix = nn.Conv2d(3 * dim, dim, kernel_size=1)
 
-    def forward(self, item: SensorInput) -> Tensor:
+    def forward(self, item: SensorInput) -> SensorFeatures:
         pixels = item.pixels if item.pixels.ndim == 5 else item.pixels.unsqueeze(1)
         b, t, c, h, w = pixels.shape
         ok = torch.isfinite(pixels).all(2)  # [B, T, H, W]
@@ -119,11 +174,17 @@ class PixelSeriesEmbed(nn.Module):
         std = (((emb - mean.unsqueeze(1)) ** 2 * weight).sum(1) / count).clamp_min(1e-6).sqrt()
         tokens = emb.permute(0, 1, 3, 4, 2).reshape(b, t, h * w, d)
         pooled, _ = self.temporal(tokens, ok.reshape(b, t, h * w), item.day_of_year)
-        pooled = pooled.reshape(b, h, w, d).permute(0, 3, 1, 2) * ok.any(1, keepdim=True).to(emb.dtype)
-        return self.mix(torch.cat([pooled, mean, std], dim=1))
+        present = ok.any(1, keepdim=True).to(emb.dtype)  # [B, 1, H, W]
+        pooled = pooled.reshape(b, h, w, d).permute(0, 3, 1, 2) * present
+        return SensorFeatures(self.mix(torch.cat([pooled, mean, std], dim=1)) * present, present)
 
 
 def _conv_block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    # BatchNorm, which trains this small decoder much faster than per-chip GroupNorm or per-pixel LayerNorm
+    # (measured). Its statistics stay independent of the sensors present because every training batch
+    # holds the same mixture of sensor subsets (SegmentationModel.forward_views decodes all views of a step
+    # as ONE batch), so the running statistics used at inference are those of that mixture, whatever
+    # subset a chip has; in eval mode a chip's output never depends on the other chips of its batch.
     return nn.Sequential(
         nn.Conv2d(cin, cout, kernel_size=3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout), nn.GELU()
     )
@@ -147,7 +208,7 @@ class PyramidDecoder(nn.Module):
         self.up = nn.ModuleList(_conv_block(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(levels)))
         self.classify = nn.Conv2d(widths[0], num_classes, kernel_size=1)
         self.multiple = 2**levels
-        # Inputs normalised per sample (not with batch statistics): the fused pixel features and the context
+        # Inputs normalised per pixel (not with batch statistics): the fused pixel features and the context
         # change with the set of sensors present, and the decoder must see them on one scale whatever it is.
         self.pixel_norm = nn.GroupNorm(1, pixel_dim)
         self.context_norm = nn.GroupNorm(1, context_dim)
@@ -171,8 +232,54 @@ class PyramidDecoder(nn.Module):
         return self.classify(x)[..., :h, :w]
 
 
+# Which sensors one forward pass uses, per chip: sensor key -> [B] bool.
+SensorView = Mapping[str, Tensor]
+
+
+class SensorFusion(nn.Module):
+    """Per pixel, an attention-weighted mean over the sensors present: ``{key: SensorFeatures} -> [B, D, H, W]``.
+
+    Each head scores every sensor's features at a pixel (a 1x1 convolution, the same for all sensors) and
+    averages its channel group with softmax weights over the sensors PRESENT there (absent ones get weight
+    0); where no sensor has data the result is 0. Why any subset works: the weights are renormalised over
+    whatever is present, so leaving a sensor out (of the dict, or with ``valid`` all False for one chip)
+    gives exactly the fusion of the others; no slot is zero-filled, nothing depends on sensor order or
+    keys, and no statistic is shared between chips (the decoder normalises per chip, see
+    :class:`PyramidDecoder`). Unlike a plain mean, a pixel can lean on the sensor that resolves it (the
+    aerial and the DSM on a roof, the time series on a field) instead of diluting it with 10 m pixels.
+    """
+
+    def __init__(self, dim: int, heads: int = 4) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ConfigError(f"head_dim {dim} must be divisible by the {heads} fusion heads.")
+        self.heads = heads
+        self.score = nn.Conv2d(dim, heads, kernel_size=1)
+        nn.init.zeros_(self.score.weight)  # starts as the plain presence-weighted mean
+        nn.init.zeros_(self.score.bias)  # type: ignore[arg-type]
+
+    def forward(self, features: Mapping[str, SensorFeatures]) -> Tensor:
+        parts = list(features.values())
+        if not parts:
+            raise ConfigError("The land-cover head needs at least one sensor input.")
+        feats = torch.stack([f.features for f in parts])  # [S, B, D, H, W]
+        present = torch.stack([f.present for f in parts])  # [S, B, 1, H, W]
+        s, b, d, h, w = feats.shape
+        scores = self.score(feats.reshape(s * b, d, h, w)).reshape(s, b, self.heads, 1, h, w)
+        logw = scores + torch.log(present.clamp_min(1e-12)).unsqueeze(2)  # [S, B, heads, 1, H, W]
+        logw = logw.masked_fill((present <= 0).unsqueeze(2), float("-inf"))
+        weights = torch.softmax(logw, dim=0).nan_to_num(0.0)  # no sensor present -> all zero
+        fused = (weights * feats.reshape(s, b, self.heads, d // self.heads, h, w)).sum(0)
+        return fused.reshape(b, d, h, w)
+
+
 class SegmentationModel(nn.Module):
     """Encoder + land-cover head; ``forward(inputs, out_shape) -> logits [B, K, H, W]``.
+
+    Each sensor present is embedded per pixel (:class:`PixelSeriesEmbed`), the embeddings are fused by
+    :class:`SensorFusion` and decoded with the encoder's token context (itself a masked mean over the
+    sensors present, per token). :meth:`forward_views` decodes several sensor subsets per chip from one
+    embedding pass, which is how fine-tuning shows the model many subsets per step.
 
     Args:
         encoder: An ``nn.Module`` following :class:`TokenEncoder`, e.g. :class:`SpectralEncoder`.
@@ -191,11 +298,38 @@ class SegmentationModel(nn.Module):
         self.num_classes = num_classes
         self.context = nn.Conv2d(encoder.config.embed_dim, head_dim, kernel_size=1)
         self.series = PixelSeriesEmbed(head_dim)
+        self.fuse = SensorFusion(head_dim)
         self.decode = PyramidDecoder(head_dim, head_dim, num_classes)
 
+    def sensor_features(self, inputs: dict[str, SensorInput], out_shape: tuple[int, int]) -> dict[str, SensorFeatures]:
+        """Each sensor's per-pixel spectral-temporal embedding, resampled to ``out_shape``."""
+        return {k: self.series(coarsen_to(item, out_shape)).resampled(out_shape) for k, item in inputs.items()}
+
     def pixel_features(self, inputs: dict[str, SensorInput], out_shape: tuple[int, int]) -> Tensor:
-        """Mean over sensors of each one's per-pixel spectral-temporal embedding, resampled to ``out_shape``."""
-        return torch.stack([resample(self.series(item), out_shape) for item in inputs.values()]).mean(0)
+        """The fused per-pixel features ``[B, D, H, W]`` (see :class:`SensorFusion`)."""
+        return self.fuse(self.sensor_features(inputs, out_shape))
+
+    def forward_views(
+        self, inputs: dict[str, SensorInput], out_shape: tuple[int, int], views: Sequence[SensorView]
+    ) -> list[Tensor]:
+        """Logits ``[B, K, H, W]`` for each view: the chips see only the sensors their view keeps.
+
+        The per-pixel embeddings are computed once; a view hides a sensor from a chip by zeroing its
+        presence there, which is exactly what leaving it out does (:class:`SensorFusion`). The encoder runs
+        once per view (on the token grid it is cheap).
+        """
+        per_sensor = self.sensor_features(inputs, out_shape)
+        fused, context = [], []
+        for view in views:
+            used = [k for k in inputs if k in view and bool(view[k].any())]
+            if not used:
+                raise ConfigError(f"A view keeps none of the sensors {list(inputs)}.")
+            tokens = self.encoder.forward_features({k: inputs[k].keep_chips(view[k]) for k in used})
+            fused.append(self.fuse({k: per_sensor[k].kept(view[k]) for k in used}))
+            context.append(self.context(tokens))
+        # One decoder batch for all views: its batch statistics always mix the same subsets (see _conv_block).
+        logits = self.decode(torch.cat(fused), torch.cat(context))
+        return list(logits.split(fused[0].shape[0]))
 
     def forward(self, inputs: dict[str, SensorInput], out_shape: tuple[int, int]) -> Tensor:
         tokens = self.encoder.forward_features(inputs)  # [B, D, h, w]

@@ -85,6 +85,17 @@ class SensorInput:
             valid=None if self.valid is None else self.valid.to(device),
         )
 
+    def keep_chips(self, keep: Tensor) -> SensorInput:
+        """A copy in which the chips where ``keep [B]`` is False have no valid pixel (the sensor is absent there)."""
+        if bool(keep.all()):
+            return self
+        pixels = self.pixels if self.pixels.ndim == 5 else self.pixels.unsqueeze(1)
+        b, t, _, h, w = pixels.shape
+        valid = torch.ones(b, t, h, w, dtype=torch.bool, device=pixels.device)
+        if self.valid is not None:
+            valid = self.valid.reshape(b, t, h, w)
+        return replace(self, valid=valid & keep.to(valid.device)[:, None, None, None])
+
     def select(self, keys: Sequence[str]) -> SensorInput:
         """A copy with only the bands named in ``keys`` (name, alias or common name), in that order."""
         wanted = [k.lower() for k in keys]

@@ -7,6 +7,7 @@ runs inside a Dask worker; its cube build uses the worker's local threads (no ne
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,8 +15,9 @@ import numpy as np
 import rasterio
 
 import eofusion
-from eofusion.catalog import normalize_items, search
-from eofusion.cube import build_cube
+from eofusion.catalog import NormalizedItem, normalize_items, search
+from eofusion.cube import build_cube, group_key
+from eofusion.cube.groups import item_group
 from eofusion.errors import CatalogError, InputDataError
 from eofusion.mapping import MapLegend, map_item, write_item, write_quicklook
 from eofusion.mapping.predict import PredictConfig, predict_to_cog
@@ -31,6 +33,25 @@ def legend_of(classes: ClassTable) -> MapLegend:
     return MapLegend.from_mapping(
         {i: (n, c) for i, n, c in zip(classes.ids, classes.names, classes.colours, strict=True)}
     )
+
+
+def sensors_with_items(wanted: Sequence[str], items: Sequence[NormalizedItem], tile_id: str) -> list[str]:
+    """The job's sensors that have at least one item over the tile: the model maps with whatever is there.
+
+    Raises:
+        CatalogError: None of the job's sensors has an item over the tile.
+    """
+    present = {item_group(i) for i in items}
+    usable = [str(s) for s in wanted if group_key(str(s)) in present]
+    if not usable:
+        raise CatalogError(
+            f"Tile {tile_id}: the catalog has items, but none of the job's sensors ({', '.join(map(str, wanted))}); "
+            "check the job's catalog.collections and sensors."
+        )
+    missing = [str(s) for s in wanted if str(s) not in usable]
+    if missing:
+        logger.warning("tile %s: no %s items; mapping with %s", tile_id, "/".join(missing), "+".join(usable))
+    return usable
 
 
 def landcover_tile(task: TileTask) -> TileResult:
@@ -50,20 +71,28 @@ def landcover_tile(task: TileTask) -> TileResult:
     if not items:
         raise CatalogError(f"No catalog item covers tile {task.tile_id} in {spec.time.interval()}.")
     normalised = normalize_items(items, on_error="skip")
+    sensors = sensors_with_items(spec.sensors, normalised, task.tile_id)
     cube_path = tile_dir / "cube.zarr"
-    build_cube(normalised, task.grids, list(spec.sensors), cube_path, scheduler="threads")
+    build_cube(normalised, task.grids, sensors, cube_path, scheduler="threads")
 
     model, classes, meta = load_landcover_model(spec.model.checkpoint)
     legend = legend_of(classes)
     extra = meta.get("extra", {})
-    reader = CubeChipReader(cube_path, groups=[g for g in spec.sensors])
-    config = PredictConfig(chip_m=float(extra.get("chip_m", 320.0)), overlap_m=float(extra.get("overlap_m", 80.0)))
+    reader = CubeChipReader(cube_path, groups=sensors)
+    # Every tile is mapped on the job's finest grid and keeps the job's sensor bits, whatever sensors it has,
+    # so tiles mosaic and their availability layers mean the same thing.
+    config = PredictConfig(
+        chip_m=float(extra.get("chip_m", 320.0)),
+        overlap_m=float(extra.get("overlap_m", 80.0)),
+        out_res_m=float(task.grids.resolutions[task.grids.keys[0]]),
+        sensors=tuple(str(s) for s in spec.sensors),
+    )
     provenance = {
         "version": eofusion.__version__,
         "config_hash": spec.config_hash(),
         "model": str(spec.model.checkpoint.name),
         "model_config_hash": meta.get("config_hash"),
-        "sensors": list(spec.sensors),
+        "sensors": sensors,
         "tile": task.tile_id,
     }
     prediction = predict_to_cog(

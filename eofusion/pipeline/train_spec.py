@@ -117,7 +117,9 @@ class FinetuneSpec(_Strict):
     steps: int = Field(default=150, ge=1)
     batch_size: int = Field(default=8, ge=1)
     lr: float = Field(default=2e-3, gt=0)
-    sensor_dropout: float = Field(default=0.3, ge=0, lt=1)
+    # Probability that a chip trains on a uniformly drawn non-empty subset of its sensors instead of all of
+    # them (see eofusion.training.finetune): 0 trains on the full stack only.
+    sensor_dropout: float = Field(default=0.75, ge=0, le=1)
     num_workers: int = Field(default=0, ge=0)
 
 

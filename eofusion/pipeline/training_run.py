@@ -28,6 +28,7 @@ from torch import nn
 from eofusion.errors import ConfigError, InputDataError, SkippedInputWarning
 from eofusion.models import build_model, model_config
 from eofusion.pipeline.train_spec import TrainSpec
+from eofusion.training.checkpoints import save_checkpoint
 from eofusion.training.chips import ChipWindow, grid_windows, random_windows, split_bounds
 from eofusion.training.croptype import (
     CropTypeConfig,
@@ -37,7 +38,15 @@ from eofusion.training.croptype import (
     save_croptype_model,
 )
 from eofusion.training.cube_dataset import CubeChipReader, CubeDataset, LabelledCubeDataset, LabelRaster
-from eofusion.training.finetune import FinetuneConfig, class_weights, evaluate, finetune, subset_table
+from eofusion.training.finetune import (
+    FinetuneConfig,
+    SubsetSampling,
+    class_weights,
+    evaluate,
+    finetune,
+    nonempty_subsets,
+    subset_table,
+)
 from eofusion.training.labels import polygon_ids, raster_labels, resolve_one, vector_labels
 from eofusion.training.landcover import ClassTable, landcover_model, load_landcover_model, save_landcover_model
 from eofusion.training.metrics import SegmentationScores
@@ -218,17 +227,20 @@ def _fmt(bounds: Sequence[float]) -> str:
     return "[" + ", ".join(f"{v:.0f}" for v in bounds) + "]"
 
 
+def subset_label(subset: Sequence[str], sensors: Sequence[str]) -> str:
+    """``"S2"``, ``"S2+S1"``, ``"all but DSM"``, ``"all"``: a subset's name in tables and reports."""
+    names = [_NAMES.get(s, s) for s in subset]
+    if len(subset) == len(sensors):
+        return "all"
+    if len(sensors) > 2 and len(subset) == len(sensors) - 1:
+        (left_out,) = [s for s in sensors if s not in subset]
+        return f"all but {_NAMES.get(left_out, left_out)}"
+    return "+".join(names)
+
+
 def default_subsets(sensors: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    """Each sensor alone, the issue's pairs when present, every leave-one-out subset, and all."""
-    subsets: dict[str, tuple[str, ...]] = {_NAMES.get(s, s): (s,) for s in sensors}
-    for pair in (("aerial", "dsm"), ("s2", "s1")):
-        if all(p in sensors for p in pair) and len(sensors) > 2:
-            subsets["+".join(_NAMES[p] for p in pair)] = pair
-    if len(sensors) > 2:
-        for left_out in sensors:
-            subsets[f"all but {_NAMES.get(left_out, left_out)}"] = tuple(s for s in sensors if s != left_out)
-    subsets["all"] = tuple(sensors)
-    return subsets
+    """Every non-empty subset of the sensors (15 for four), single sensors first, all of them last."""
+    return {subset_label(subset, sensors): subset for subset in nonempty_subsets(list(sensors))}
 
 
 def _eofusion_model(spec: TrainSpec, data: TrainingData, say: Say) -> nn.Module:
@@ -268,13 +280,14 @@ def _baseline(name: str, data: TrainingData) -> nn.Module:
     return build_baseline(name, bands=bands, num_classes=len(data.classes.ids))
 
 
-def _finetune_config(spec: TrainSpec, dropout: float) -> FinetuneConfig:
+def _finetune_config(spec: TrainSpec, dropout: float, sampling: SubsetSampling) -> FinetuneConfig:
     ft = spec.finetune
     return FinetuneConfig(
         steps=ft.steps,
         batch_size=ft.batch_size,
         lr=ft.lr,
         sensor_dropout=dropout,
+        subset_sampling=sampling,
         seed=spec.seed,
         num_workers=ft.num_workers,
     )
@@ -295,12 +308,20 @@ class ModelResult:
 
 
 def _train_one(
-    name: str, model: nn.Module, spec: TrainSpec, data: TrainingData, *, dropout: float, on_step: StepHook | None
+    name: str,
+    model: nn.Module,
+    spec: TrainSpec,
+    data: TrainingData,
+    *,
+    dropout: float,
+    sampling: SubsetSampling = "example",
+    on_step: StepHook | None,
 ) -> ModelResult:
     torch.manual_seed(spec.seed)
     weights = class_weights(data.labels.values, len(data.classes.ids))
     hook = (lambda step, loss: on_step(name, step, loss)) if on_step else None
-    result = finetune(model, data.train, _finetune_config(spec, dropout), weights=weights, on_step=hook)
+    config = _finetune_config(spec, dropout, sampling)
+    result = finetune(model, data.train, config, weights=weights, on_step=hook)
     scores = evaluate(model, data.test, len(data.classes.ids), batch_size=spec.finetune.batch_size)
     return ModelResult(name, scores, result.losses, result.seconds)
 
@@ -358,8 +379,12 @@ def run_training(spec: TrainSpec, say: Say, on_step: StepHook | None = None, *, 
         if name == "random_forest":
             result = _random_forest(spec, data)
         else:
+            # The U-Net trains on its fixed stack; DOFA, which fuses by concatenating the channels present,
+            # on one subset per batch (a per-chip subset would mean zero-filled channels).
             dropout = 0.0 if name == "unet" else spec.finetune.sensor_dropout
-            result = _train_one(name, _baseline(name, data), spec, data, dropout=dropout, on_step=on_step)
+            baseline = _baseline(name, data)
+            result = _train_one(name, baseline, spec, data, dropout=dropout, sampling="batch", on_step=on_step)
+            save_checkpoint(out / f"baseline-{name}.safetensors", baseline, seed=spec.seed, extra={"task": "landcover"})
         results.append(result)
         say("baseline", _score_text(result))
     subsets = spec.subsets or default_subsets(spec.data.sensors)
@@ -468,11 +493,20 @@ def _result_json(result: ModelResult, names: Mapping[int, str]) -> dict[str, Any
 
 
 def run_evaluation(
-    spec: TrainSpec, say: Say, checkpoint: Path | None = None, out: Path | None = None
+    spec: TrainSpec,
+    say: Say,
+    checkpoint: Path | None = None,
+    out: Path | None = None,
+    sensors: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Score a trained checkpoint on the spec's held-out chips: metrics, subset table, confusion matrix."""
+    """Score a trained checkpoint on the spec's held-out chips: metrics, subset table, confusion matrix.
+
+    With ``sensors`` the model sees only those sensors of the cube (e.g. ``["s1"]``: a map under clouds);
+    the held-out scores are then that subset's, and the subset table is left out.
+    """
     checkpoint = checkpoint or spec.outputs.dir / CHECKPOINT_NAME
     out = out or spec.outputs.dir / "evaluation"
+    chosen = _check_sensors(sensors, spec.data.sensors) if sensors else None
     model: nn.Module
     if spec.task == "croptype":
         model, classes = load_croptype_model(checkpoint)
@@ -484,17 +518,21 @@ def run_evaluation(
             f"{checkpoint} was trained on classes {list(classes.ids)} but the spec's labels have "
             f"{list(data.classes.ids)}; evaluate it with the spec it was trained with."
         )
-    scores = evaluate(model, data.test, len(classes.ids), batch_size=spec.finetune.batch_size)
+    scores = evaluate(model, data.test, len(classes.ids), sensors=chosen, batch_size=spec.finetune.batch_size)
     result = ModelResult(EOFUSION, scores, [], 0.0)
-    say("evaluate", _score_text(result))
+    label = "all" if chosen is None else subset_label(chosen, spec.data.sensors)
+    say("evaluate", f"sensors {label}: " + _score_text(result))
     subsets = spec.subsets or default_subsets(spec.data.sensors)
-    rows = _subset_rows(model, data, subsets, spec) if len(spec.data.sensors) > 1 else []
+    rows = _subset_rows(model, data, subsets, spec) if len(spec.data.sensors) > 1 and chosen is None else []
     if rows:
         write_table(rows, out / "sensor-subsets", ["sensors", "OA", "mIoU", "F1"])
-    confusion = plot_confusion_matrix(scores.confusion, classes.names, out / "confusion-matrix.png", title=spec.name)
+    confusion = plot_confusion_matrix(
+        scores.confusion, classes.names, out / "confusion-matrix.png", title=f"{spec.name} ({label})"
+    )
     result.parcels = _parcel_row(spec, model, data)
     report = {
         "checkpoint": str(checkpoint),
+        "sensors": list(chosen or spec.data.sensors),
         "held_out": _result_json(result, data.names),
         "subsets": rows,
         "class_counts": data.class_counts(),
@@ -502,3 +540,14 @@ def run_evaluation(
     }
     write_json(report, out / "metrics.json")
     return report
+
+
+def _check_sensors(sensors: Sequence[str], available: Sequence[str]) -> tuple[str, ...]:
+    """The chosen sensors in the spec's order; an unknown one is an error naming the ones there are."""
+    unknown = [s for s in sensors if s not in available]
+    if unknown or not sensors:
+        raise ConfigError(
+            f"Sensor(s) {', '.join(unknown) or '(none)'} are not in the training spec's data.sensors "
+            f"({', '.join(available)}); pass a comma-separated subset of those, e.g. --sensors {available[0]}."
+        )
+    return tuple(s for s in available if s in sensors)

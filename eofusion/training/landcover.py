@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from torch import nn
 
 from eofusion.errors import CheckpointError
 from eofusion.models import SpectralEncoder
@@ -105,3 +106,22 @@ def load_landcover_model(path: str | os.PathLike[str]) -> tuple[SegmentationMode
     if missing or unexpected:
         raise CheckpointError(f"{path} does not fit the land-cover model: {missing[:3]} {unexpected[:3]}.")
     return model.eval(), classes, ckpt.metadata
+
+
+def load_baseline_model(path: str | os.PathLike[str]) -> nn.Module:
+    """Rebuild a baseline (U-Net, DOFA) written by ``eofusion train`` (``baseline-<name>.safetensors``)."""
+    from eofusion.models.baselines import baseline_from_config
+
+    ckpt = load_checkpoint(path)
+    config = ckpt.metadata.get("model_config", {})
+    if "baseline" not in config:
+        raise CheckpointError(
+            f"{path} is not a baseline checkpoint (model {ckpt.metadata.get('model_kind')}); "
+            "load eofusion's own land-cover checkpoints with load_landcover_model()."
+        )
+    model = baseline_from_config(config)
+    try:
+        model.load_state_dict(ckpt.model_state)
+    except RuntimeError as err:
+        raise CheckpointError(f"{path} does not fit its baseline config: {str(err).splitlines()[0]}") from None
+    return model.eval()

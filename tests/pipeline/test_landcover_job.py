@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import rasterio
 import yaml
@@ -37,7 +38,9 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory, small_world) -> Path:  
     return save_landcover_model(path, model, classes, extra={"chip_m": 320.0, "overlap_m": 80.0})
 
 
-def write_job(tmp: Path, world, checkpoint: Path, out: str, catalog: Path | None = None) -> Path:  # type: ignore[no-untyped-def]
+def write_job(  # type: ignore[no-untyped-def]
+    tmp: Path, world, checkpoint: Path, out: str, *, catalog: Path | None = None, collections=COLLECTIONS
+) -> Path:
     s2 = world.grids["s2_10m"]
     scheme = TilingScheme(s2.crs, TILE_M)
     inside = [t for t in scheme.tiles_for(s2.extent) if s2.extent.contains(box(*scheme.bounds(t), s2.crs))]
@@ -46,7 +49,7 @@ def write_job(tmp: Path, world, checkpoint: Path, out: str, catalog: Path | None
         "aoi": {"tiles": inside[:2]},  # two tiles fully inside the world: one window each, fast
         "tiling": {"crs": f"EPSG:{s2.crs.epsg}", "tile_size_m": TILE_M},
         "time": {"start": "2024-01-01", "end": "2024-12-31"},
-        "catalog": {"source": str(catalog or world.geoparquet_path), "collections": COLLECTIONS},
+        "catalog": {"source": str(catalog or world.geoparquet_path), "collections": list(collections)},
         "sensors": ["s2", "s1", "aerial", "dsm"],
         "resolutions": {"s2": 10, "s1": 10, "aerial": 1, "dsm": 1},
         "model": {"checkpoint": str(checkpoint)},
@@ -95,6 +98,25 @@ def test_job_maps_every_tile_deterministically(tmp_path: Path, small_world, chec
     other = run_spec(load_job_spec(write_job(tmp_path, small_world, checkpoint, "run2")), client=dask_client)
     for tile in tiles:  # same inputs, same model: byte-identical maps
         assert digest(other.tiles[tile].outputs["classes"]) == digest(record.outputs["classes"].replace(first, tile))
+
+
+@pytest.mark.slow
+def test_a_tile_without_satellite_items_is_mapped_from_the_sensors_it_has(  # type: ignore[no-untyped-def]
+    tmp_path: Path, small_world, checkpoint: Path, dask_client
+) -> None:
+    only_vhr = ["aerial-ign", "elevation"]  # no Sentinel-1/2 pass: the job still lists all four sensors
+    spec = load_job_spec(write_job(tmp_path, small_world, checkpoint, "vhr", collections=only_vhr))
+    manifest = run_spec(spec, client=dask_client)
+    assert manifest.ok, {t: r.error for t, r in manifest.tiles.items()}
+    tile, record = sorted(manifest.tiles.items())[0]
+    with rasterio.open(record.outputs["classes"]) as src:
+        grid = job_tiles(spec)[tile].geobox("aerial")  # the job's finest grid, as for a tile with every sensor
+        assert src.transform == grid.affine and src.shape == grid.shape
+        assert json.loads(src.tags()["sensors"]) == ["aerial", "dsm"]
+    with rasterio.open(record.outputs["sensors"]) as src:
+        bits = json.loads(src.tags()["sensor_bits"])
+        assert bits == {"0": "s2", "1": "s1", "2": "aerial", "3": "dsm"}  # the job's bits, not the tile's
+        assert set(np.unique(src.read(1)).tolist()) == {0b1100}
 
 
 @pytest.mark.slow

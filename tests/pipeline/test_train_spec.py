@@ -62,11 +62,13 @@ def test_hash_ignores_where_outputs_go() -> None:
     assert a.config_hash() == b.config_hash() != c.config_hash()
 
 
-def test_default_subsets_cover_singles_pairs_and_leave_one_out() -> None:
+def test_default_subsets_are_every_nonempty_subset() -> None:
     subsets = default_subsets(["s2", "s1", "aerial", "dsm"])
     assert subsets["S2"] == ("s2",) and subsets["aerial+DSM"] == ("aerial", "dsm")
+    assert subsets["S1+DSM"] == ("s1", "dsm")
     assert subsets["all but S1"] == ("s2", "aerial", "dsm") and subsets["all"] == ("s2", "s1", "aerial", "dsm")
-    assert len(subsets) == 4 + 2 + 4 + 1
+    assert len(subsets) == len(set(subsets.values())) == 2**4 - 1
+    assert list(subsets)[:4] == ["S2", "S1", "aerial", "DSM"] and list(subsets)[-1] == "all"
     assert default_subsets(["s2", "dsm"]) == {"S2": ("s2",), "DSM": ("dsm",), "all": ("s2", "dsm")}
 
 

@@ -80,6 +80,14 @@ def test_train_then_evaluate_reports_the_same_scores(tmp_path: Path, small_world
     assert again["held_out"]["confusion"] == held["confusion"]  # the checkpoint is the model that was scored
     assert _is_png(out / "evaluation" / "confusion-matrix.png")
 
+    # One sensor subset on its own (a map under clouds: S1 only) scores as the subset table's row does.
+    only_s1 = CliRunner().invoke(cli, ["evaluate", "--config", str(spec), "--sensors", "s1", "--json"])
+    assert only_s1.exit_code == 0, only_s1.output
+    s1_report = json.loads(only_s1.stdout)
+    assert s1_report["sensors"] == ["s1"] and s1_report["held_out"]["OA"] == subsets["S1"]["OA"]
+    wrong = CliRunner().invoke(cli, ["evaluate", "--config", str(spec), "--sensors", "landsat"])
+    assert wrong.exit_code == 1 and "data.sensors (s2, s1, aerial, dsm)" in wrong.output
+
 
 @pytest.mark.slow
 def test_crop_types_from_parcels(tmp_path: Path, small_world, small_cube: Path) -> None:

@@ -1,0 +1,147 @@
+"""One land-cover model for any sensor subset: fusion invariances and a trained model on every subset."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+
+import pytest
+import torch
+from torch.utils.data import Dataset
+
+from eofusion.models import SensorInput, SpectralEncoder, model_config
+from eofusion.models.heads import SegmentationModel
+from eofusion.training.finetune import (
+    FinetuneConfig,
+    evaluate,
+    finetune,
+    mask_sensors,
+    nonempty_subsets,
+)
+
+from .conftest import make_inputs
+
+SENSORS = ("s2", "s1", "aerial", "dsm")
+K = 3
+
+
+def _model(seed: int = 0) -> SegmentationModel:
+    torch.manual_seed(seed)
+    return SegmentationModel(SpectralEncoder(model_config("tiny")), num_classes=K).eval()
+
+
+@torch.no_grad()
+def test_fusion_does_not_depend_on_sensor_order() -> None:
+    model, inputs = _model(), make_inputs(batch=2, footprint_m=80)
+    forward = model(inputs, (40, 40))
+    backward = model(dict(reversed(list(inputs.items()))), (40, 40))
+    assert torch.allclose(forward, backward, atol=1e-5)
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("hidden", SENSORS)
+def test_a_sensor_masked_for_one_chip_is_the_same_as_absent(hidden: str) -> None:
+    """Training hides sensors per chip with ``valid`` False; inference leaves them out: both must agree."""
+    model, inputs = _model(), make_inputs(batch=2, footprint_m=80, seed=1)
+    item = inputs[hidden]
+    pixels = item.pixels
+    valid = torch.ones(pixels.shape[0], pixels.shape[1], *pixels.shape[-2:], dtype=torch.bool)
+    if item.valid is not None:
+        valid = valid & item.valid
+    valid[0] = False  # chip 0 has no data of this sensor; chip 1 keeps it
+    masked = {**inputs, hidden: replace(item, valid=valid)}
+    without = {k: v for k, v in inputs.items() if k != hidden}
+    with_all = model(inputs, (40, 40))
+    got = model(masked, (40, 40))
+    assert torch.allclose(got[0], model(without, (40, 40))[0], atol=1e-5)
+    assert torch.allclose(got[1], with_all[1], atol=1e-5)  # the other chip is untouched
+    assert not torch.allclose(with_all[0], got[0], atol=1e-3)  # and the sensor did matter
+
+
+def test_mask_sensors_draws_every_subset_uniformly_and_never_an_empty_one() -> None:
+    inputs = make_inputs(batch=1, footprint_m=40)
+    generator = torch.Generator().manual_seed(0)
+    counts: Counter[tuple[str, ...]] = Counter()
+    draws = 1500
+    for _ in range(draws):
+        masked = mask_sensors(inputs, 1.0, generator)
+        present = tuple(k for k, v in masked.items() if v.valid is None or bool(v.valid.any()))
+        counts[present] += 1
+    subsets = nonempty_subsets(list(inputs))
+    assert set(counts) == set(subsets)  # 15 subsets, never the empty one
+    expected = draws / len(subsets)
+    assert all(abs(n - expected) < 0.4 * expected for n in counts.values()), counts
+    untouched = mask_sensors(inputs, 0.0, generator)
+    assert all(untouched[k] is inputs[k] for k in inputs)
+
+
+class _Chips(Dataset[tuple[dict[str, SensorInput], torch.Tensor]]):
+    """Chips whose label follows S2's first band and the DSM (so several sensors carry the signal)."""
+
+    def __init__(self, count: int, seed: int) -> None:
+        self.samples = []
+        for i in range(count):
+            inputs = make_inputs(batch=1, footprint_m=80, seed=seed + i)
+            s2 = inputs["s2"].pixels[0, :, 0].nanmean(0)  # [8, 8]
+            dsm = torch.nn.functional.avg_pool2d(inputs["dsm"].pixels[0, :, :1], 2)[0, 0]  # [40, 40]
+            coarse = torch.nn.functional.interpolate(s2[None, None], (40, 40), mode="nearest")[0, 0]
+            label = (coarse > 0).long() + (dsm > 0.5).long()
+            unbatched = {k: replace(v, pixels=v.pixels[0], day_of_year=None if v.day_of_year is None else
+                                    v.day_of_year[0], valid=None if v.valid is None else v.valid[0])
+                         for k, v in inputs.items()}  # fmt: skip
+            self.samples.append((unbatched, label))
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[dict[str, SensorInput], torch.Tensor]:
+        return self.samples[index]
+
+
+class _Corrupted(Dataset[tuple[dict[str, SensorInput], torch.Tensor]]):
+    """The same chips with the named sensors' pixels replaced by garbage."""
+
+    def __init__(self, base: _Chips, corrupt: tuple[str, ...]) -> None:
+        self.base, self.corrupt = base, corrupt
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> tuple[dict[str, SensorInput], torch.Tensor]:
+        inputs, label = self.base[index]
+        bad = {k: replace(v, pixels=torch.full_like(v.pixels, 1e6)) for k, v in inputs.items() if k in self.corrupt}
+        return {**inputs, **bad}, label
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[SegmentationModel, _Chips]:
+    torch.manual_seed(0)
+    model = SegmentationModel(SpectralEncoder(model_config("tiny")), num_classes=K)
+    config = FinetuneConfig(steps=12, batch_size=4, warmup_steps=2, sensor_dropout=1.0, log_every=0)
+    finetune(model, _Chips(8, seed=10), config)
+    return model.eval(), _Chips(4, seed=100)
+
+
+@torch.no_grad()
+def test_a_trained_model_maps_every_subset(trained: tuple[SegmentationModel, _Chips]) -> None:
+    model, chips = trained
+    inputs, _ = chips[0]
+    batch = {k: replace(v, pixels=v.pixels[None], day_of_year=None if v.day_of_year is None else v.day_of_year[None],
+                        valid=None if v.valid is None else v.valid[None]) for k, v in inputs.items()}  # fmt: skip
+    for subset in nonempty_subsets(list(SENSORS)):
+        logits = model({k: batch[k] for k in subset}, (40, 40))
+        assert logits.shape == (1, K, 40, 40), subset
+        assert bool(torch.isfinite(logits).all()), subset
+        assert set(logits.argmax(1).unique().tolist()) <= set(range(K)), subset
+
+
+def test_scoring_a_subset_reads_only_that_subset(trained: tuple[SegmentationModel, _Chips]) -> None:
+    model, chips = trained
+    for subset in (("s1",), ("aerial", "dsm"), ("s2", "s1", "dsm")):
+        absent = tuple(s for s in SENSORS if s not in subset)
+        clean = evaluate(model, chips, K, sensors=subset, batch_size=2)
+        corrupted = evaluate(model, _Corrupted(chips, absent), K, sensors=subset, batch_size=2)
+        assert clean.confusion == corrupted.confusion, subset
+    # ... and the corruption is not a no-op when the corrupted sensor is used
+    used = evaluate(model, _Corrupted(chips, ("s2",)), K, sensors=("s2",), batch_size=2)
+    assert used.confusion != evaluate(model, chips, K, sensors=("s2",), batch_size=2).confusion
