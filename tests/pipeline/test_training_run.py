@@ -11,6 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from eofusion.cli import cli, main
+from eofusion.errors import ConfigError
 from eofusion.training.landcover import load_landcover_model
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -86,7 +87,8 @@ def test_train_then_evaluate_reports_the_same_scores(tmp_path: Path, small_world
     s1_report = json.loads(only_s1.stdout)
     assert s1_report["sensors"] == ["s1"] and s1_report["held_out"]["OA"] == subsets["S1"]["OA"]
     wrong = CliRunner().invoke(cli, ["evaluate", "--config", str(spec), "--sensors", "landsat"])
-    assert wrong.exit_code == 1 and "data.sensors (s2, s1, aerial, dsm)" in wrong.output
+    assert isinstance(wrong.exception, ConfigError), wrong.output
+    assert "landsat are not in the training spec's data.sensors (s2, s1, aerial, dsm)" in str(wrong.exception)
 
 
 @pytest.mark.slow
