@@ -38,7 +38,13 @@ from eofusion.models.inputs import SensorInput
 from eofusion.pipeline.demo import DemoConfig, prepare_world, training_cube
 from eofusion.pipeline.demo_unseen import unseen_cube
 from eofusion.pipeline.train_spec import TrainSpec, train_spec_from_dict
-from eofusion.pipeline.training_run import default_subsets, prepare_data, run_training, subset_label
+from eofusion.pipeline.training_run import (
+    default_subsets,
+    finished_report,
+    prepare_data,
+    run_training,
+    subset_label,
+)
 from eofusion.training.cube_dataset import CubeChipReader, LabelledCubeDataset
 from eofusion.training.finetune import evaluate
 from eofusion.training.landcover import load_baseline_model, load_landcover_model
@@ -91,10 +97,13 @@ def _spec(
 
 
 def _dedicated_sets(which: str) -> list[tuple[str, ...]]:
-    subsets = list(default_subsets(SENSORS).values())
+    """``core`` (single sensors, leave-one-out, all four), ``all`` (15) or subset labels (``S2,all but DSM``)."""
+    subsets = default_subsets(SENSORS)
     if which == "all":
-        return subsets
-    return [s for s in subsets if len(s) in (1, len(SENSORS) - 1, len(SENSORS))]
+        return list(subsets.values())
+    if which == "core":
+        return [s for s in subsets.values() if len(s) in (1, len(SENSORS) - 1, len(SENSORS))]
+    return [subsets[label.strip()] for label in which.split(",")]
 
 
 def _miou(model: nn.Module, dataset: Dataset[Sample], k: int, sensors: Sequence[str]) -> float:
@@ -139,7 +148,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600, help="fine-tuning steps of every deep model")
     parser.add_argument("--pretrain-steps", type=int, default=60)
     parser.add_argument("--dropout", type=float, default=0.75, help="fused model: share of chips on a random subset")
-    parser.add_argument("--dedicated", choices=("core", "all"), default="core")
+    parser.add_argument("--dedicated", default="core", help="core, all, or subset labels: 'S2,all but DSM'")
+    parser.add_argument(
+        "--parts",
+        default="fused,dedicated,report",
+        help="what to run: fused (and peers), dedicated, report (unseen sensors + table); finished runs of the "
+        "same spec under --out are reused unless --force, so parts can run in parallel processes",
+    )
+    parser.add_argument("--force", action="store_true", help="retrain runs already finished under --out")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
@@ -165,13 +181,26 @@ def main() -> None:
     subsets = default_subsets(SENSORS)
     peers = ["unet", "dofa", "random_forest"]
     fused_spec = _spec(args, paths, "fused", SENSORS, dropout=args.dropout, baselines=peers, subsets=subsets)
-    fused = timed("fused model + peers", lambda: run_training(fused_spec, say, force=True))
+    parts = {p.strip() for p in args.parts.split(",")}
+    if "fused" in parts or "report" in parts:
+        fused = timed("fused model + peers", lambda: run_training(fused_spec, say, force=args.force))
     dedicated: dict[str, float] = {}
     for subset in _dedicated_sets(args.dedicated):
         label = subset_label(subset, SENSORS)
         spec = _spec(args, paths, "only-" + "-".join(subset), subset)
-        report = timed(f"dedicated {label}", lambda spec=spec: run_training(spec, say, force=True))  # type: ignore[misc]
+        if "dedicated" in parts:
+            report = timed(f"dedicated {label}", lambda spec=spec: run_training(spec, say, force=args.force))  # type: ignore[misc]
+        else:  # the report alone trains nothing: it reads the dedicated runs finished under --out
+            found = finished_report(spec)
+            if found is None:
+                say("dedicated", f"{label}: no finished run under {args.out} (run --parts dedicated)")
+                continue
+            report = found
         dedicated[label] = report["comparison"][0]["mIoU"]
+        seconds[f"dedicated {label}"] = report["comparison"][0]["train s"]
+    if "report" not in parts:
+        return
+    seconds["fused model + peers"] = sum(r.get("train s", 0.0) for r in fused["comparison"])
     unseen = timed("unseen sensors", lambda: _unseen(args, fused_spec, unseen_store, say))
     result = _results(fused, subsets, dedicated, unseen, seconds)
     _print(result)

@@ -7,6 +7,7 @@ approximation; :attr:`SpectralResponse.measured` says which one a band got.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -29,8 +30,19 @@ def _pyrsr_key(band_name: str) -> str:
     return band_name.removeprefix("B").lstrip("0") or "0"
 
 
-@lru_cache(maxsize=8)
+# Tiles are mapped in the threads of one Dask worker: the first loads of pyrsr (and the pandas/scipy imports
+# it pulls) must not run in two threads at once (a demo run lost a tile to "dictionary changed size during
+# iteration" there; the lock is the guard, the root cause was not pinned down).
+_PYRSR_LOCK = threading.Lock()
+
+
 def _pyrsr_curves(sensor_name: str) -> dict[str, SpectralResponse]:
+    with _PYRSR_LOCK:
+        return _load_pyrsr_curves(sensor_name)
+
+
+@lru_cache(maxsize=8)
+def _load_pyrsr_curves(sensor_name: str) -> dict[str, SpectralResponse]:
     from pyrsr import RelativeSpectralResponse  # lazy: pulls pandas/scipy
 
     satellite, instrument = _PYRSR_SOURCES[sensor_name]
