@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,22 @@ from eofusion.simulate.grids import FeatureRasteriser, iter_windows, sentinel_gr
 from eofusion.simulate.spectra import EM
 from eofusion.simulate.sun import toward_sun
 from eofusion.simulate.surface import FeatureTable, fractions, soil_moisture, wetness
+
+
+@dataclass(frozen=True)
+class OpticalAcquisition:
+    """One overpass of an optical satellite over the world (Sentinel-2, Landsat)."""
+
+    day: date
+    platform: str  # registry sensor name: sentinel-2a, landsat-9...
+    cloudy: bool
+    cloud_threshold: float
+    utc_time: tuple[int, int, int]  # (hour, minute, second) of the overpass
+
+    @property
+    def datetime(self) -> datetime:
+        return datetime(self.day.year, self.day.month, self.day.day, *self.utc_time, tzinfo=UTC)
+
 
 FloatArray = npt.NDArray[np.float64]
 CLOUD_HEIGHT_M = 1500.0

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 import numpy as np
 import numpy.typing as npt
@@ -27,7 +27,7 @@ from odc.geo.geobox import GeoBox
 from eofusion.sensors.landsat import SR_OFFSET, SR_SCALE
 from eofusion.simulate.config import WorldConfig
 from eofusion.simulate.grids import LANDSAT_RESOLUTION_M, FeatureRasteriser, sentinel_grid
-from eofusion.simulate.optical import OpticalSurface, cloud_layers, cloud_threshold, under_clouds
+from eofusion.simulate.optical import OpticalAcquisition, OpticalSurface, cloud_layers, cloud_threshold, under_clouds
 from eofusion.simulate.spectra import EM, band_table
 from eofusion.simulate.sun import solar_position
 from eofusion.simulate.surface import FeatureTable
@@ -40,18 +40,7 @@ QA_DILATED_CLOUD, QA_CLOUD, QA_CLOUD_SHADOW, QA_CLEAR, QA_WATER = 1, 3, 4, 6, 7
 QA_CLOUD_CONF, QA_SHADOW_CONF, QA_SNOW_CONF, QA_CIRRUS_CONF = 8, 10, 12, 14
 
 
-@dataclass(frozen=True)
-class LandsatAcquisition:
-    """One Landsat overpass of the world."""
-
-    day: date
-    platform: str  # registry sensor name: landsat-8 / landsat-9
-    cloudy: bool
-    cloud_threshold: float
-
-    @property
-    def datetime(self) -> datetime:
-        return datetime(self.day.year, self.day.month, self.day.day, *ACQUISITION_TIME, tzinfo=UTC)
+LandsatAcquisition = OpticalAcquisition  # one landsat overpass of the world
 
 
 @dataclass(frozen=True)
@@ -78,6 +67,7 @@ def landsat_acquisitions(config: WorldConfig) -> tuple[LandsatAcquisition, ...]:
             platform="landsat-8" if i % 2 == 0 else "landsat-9",
             cloudy=d in config.s2_cloudy_dates,
             cloud_threshold=cloud_threshold(config, d),  # the Sentinel-2 clouds of that day
+            utc_time=ACQUISITION_TIME,
         )
         for i, d in enumerate(sorted(config.s2_dates))
     )

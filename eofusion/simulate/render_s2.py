@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +20,7 @@ from odc.geo.geobox import GeoBox
 from eofusion.sensors.sentinel2 import REFLECTANCE_SCALE
 from eofusion.simulate.config import WorldConfig
 from eofusion.simulate.grids import FeatureRasteriser, sentinel_grid
-from eofusion.simulate.optical import OpticalSurface, cloud_layers, cloud_threshold, under_clouds
+from eofusion.simulate.optical import OpticalAcquisition, OpticalSurface, cloud_layers, cloud_threshold, under_clouds
 from eofusion.simulate.spectra import EM, band_table
 from eofusion.simulate.sun import solar_position
 from eofusion.simulate.surface import FeatureTable
@@ -33,18 +33,7 @@ PROCESSING_BASELINE = "05.10"
 ACQUISITION_TIME = (10, 56, 19)  # UTC, relative orbit 51 over the Toulouse area
 
 
-@dataclass(frozen=True)
-class S2Acquisition:
-    """One Sentinel-2 overpass of the world."""
-
-    day: date
-    platform: str  # registry sensor name: sentinel-2a / sentinel-2b
-    cloudy: bool
-    cloud_threshold: float
-
-    @property
-    def datetime(self) -> datetime:
-        return datetime(self.day.year, self.day.month, self.day.day, *ACQUISITION_TIME, tzinfo=UTC)
+S2Acquisition = OpticalAcquisition  # one sentinel-2 overpass of the world
 
 
 @dataclass(frozen=True)
@@ -72,6 +61,7 @@ def s2_acquisitions(config: WorldConfig) -> tuple[S2Acquisition, ...]:
             platform="sentinel-2a" if ((d - first).days // 5) % 2 == 0 else "sentinel-2b",
             cloudy=d in config.s2_cloudy_dates,
             cloud_threshold=cloud_threshold(config, d),
+            utc_time=ACQUISITION_TIME,
         )
         for d in sorted(config.s2_dates)
     )
