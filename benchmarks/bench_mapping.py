@@ -88,7 +88,14 @@ def _spec(
             },
             "chips": {"size_m": 160, "train_count": 512},
             "model": {"pretrain_steps": args.pretrain_steps},
-            "finetune": {"steps": args.steps, "batch_size": 8, "sensor_dropout": kw.get("dropout", 0.0)},
+            "finetune": {
+                "steps": args.steps,
+                "batch_size": 8,
+                "sensor_dropout": kw.get("dropout", 0.0),
+                # Band-subset augmentation makes the fused model robust to band sets it was not given; a
+                # dedicated model always gets its own full bands, so it trains without it.
+                "band_dropout": kw.get("band_dropout", 0.0),
+            },
             "baselines": kw.get("baselines", []),
             "subsets": kw.get("subsets", {}),
             "outputs": {"dir": str(args.out / f"seed{args.seed}" / name)},
@@ -148,11 +155,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600, help="fine-tuning steps of every deep model")
     parser.add_argument("--pretrain-steps", type=int, default=60)
     parser.add_argument("--dropout", type=float, default=0.75, help="fused model: share of chips on a random subset")
+    parser.add_argument(
+        "--band-dropout", type=float, default=0.0, help="fused model: band-subset augmentation (default off)"
+    )
     parser.add_argument("--dedicated", default="core", help="core, all, or subset labels: 'S2,all but DSM'")
     parser.add_argument(
         "--parts",
-        default="fused,dedicated,report",
-        help="what to run: fused (and peers), dedicated, report (unseen sensors + table); finished runs of the "
+        default="fused,dedicated,landsat,report",
+        help="what to run: fused (and peers), dedicated, landsat (a model trained on the unseen Landsat, for "
+        "reference), report (unseen sensors + table); finished runs of the "
         "same spec under --out are reused unless --force, so parts can run in parallel processes",
     )
     parser.add_argument("--force", action="store_true", help="retrain runs already finished under --out")
@@ -180,7 +191,10 @@ def main() -> None:
     paths = (world.root, cube)
     subsets = default_subsets(SENSORS)
     peers = ["unet", "dofa", "random_forest"]
-    fused_spec = _spec(args, paths, "fused", SENSORS, dropout=args.dropout, baselines=peers, subsets=subsets)
+    fused_spec = _spec(
+        args, paths, "fused", SENSORS, dropout=args.dropout, band_dropout=args.band_dropout,
+        baselines=peers, subsets=subsets,
+    )  # fmt: skip
     parts = {p.strip() for p in args.parts.split(",")}
     if "fused" in parts or "report" in parts:
         fused = timed("fused model + peers", lambda: run_training(fused_spec, say, force=args.force))
@@ -198,10 +212,19 @@ def main() -> None:
             report = found
         dedicated[label] = report["comparison"][0]["mIoU"]
         seconds[f"dedicated {label}"] = report["comparison"][0]["train s"]
+    # What the unseen sensor can give at all: a model trained on Landsat itself (its 30 m pixels and seven
+    # bands lose detail that no model recovers), printed beside the fused model's Landsat score.
+    landsat_spec = _spec(args, (world.root, unseen_store), "only-landsat", ["landsat"])
+    landsat_ref: dict[str, Any] | None
+    if "landsat" in parts:
+        landsat_ref = timed("dedicated Landsat", lambda: run_training(landsat_spec, say, force=args.force))
+    else:
+        landsat_ref = finished_report(landsat_spec)
     if "report" not in parts:
         return
     seconds["fused model + peers"] = sum(r.get("train s", 0.0) for r in fused["comparison"])
     unseen = timed("unseen sensors", lambda: _unseen(args, fused_spec, unseen_store, say))
+    unseen["landsat_for_s2"]["trained_on_landsat_miou"] = landsat_ref["comparison"][0]["mIoU"] if landsat_ref else None
     result = _results(fused, subsets, dedicated, unseen, seconds)
     _print(result)
     text = json.dumps(result, indent=2)
@@ -271,6 +294,8 @@ def _print(result: Mapping[str, Any]) -> None:
             f"with others: fused {w['fused_miou']:.1f} vs {w['seen_miou']:.1f}, "
             f"DOFA {w['dofa_miou']:.1f} vs {w['dofa_seen_miou']:.1f} | U-Net: {row['unet']}"
         )
+        if row.get("trained_on_landsat_miou") is not None:
+            print(f"  {'':<16} a model trained on Landsat itself: {row['trained_on_landsat_miou']:.1f}")
     print("\ntargets:")
     for name, ok in result["targets"].items():
         print(f"  [{'met' if ok else 'MISSED'}] {name}")

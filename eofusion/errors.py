@@ -69,6 +69,10 @@ class OutputLocationError(EofusionError, OSError):
     """An output location cannot be written; raised before any work starts."""
 
 
+class OutputLockedError(OutputLocationError):
+    """Another process is writing the same output (a cube store, a job's outputs folder)."""
+
+
 class CheckpointError(EofusionError, ValueError):
     """A model checkpoint is missing, incompatible or unsafe to load."""
 

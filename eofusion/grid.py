@@ -24,7 +24,10 @@ from eofusion.errors import GridError
 
 # Tolerance for "this resolution divides that one": resolutions are decimal metres such as 0.2 or 10.
 _RATIO_TOL = 1e-9
-_TILE_ID = re.compile(r"^(?P<epsg>\d{4,6})_(?P<size>\d+(?:\.\d+)?)m_x(?P<ix>-?\d+)_y(?P<iy>-?\d+)$")
+_TILE_ID = re.compile(r"(?P<epsg>\d{4,6})_(?P<size>\d+(?:\.\d+)?)m_x(?P<ix>-?\d+)_y(?P<iy>-?\d+)")
+# Tiles one AOI may span before enumerating them is refused (a 0.001 m tile size or a whole-globe bbox would
+# otherwise enumerate ~1e11 tiles without a word); callers can raise it.
+DEFAULT_MAX_TILES = 10_000
 
 AOILike = Any  # (minx, miny, maxx, maxy) in EPSG:4326, GeoJSON mapping, shapely geometry, GeoDataFrame, Geometry
 
@@ -166,6 +169,24 @@ def nested_grids(
     return NestedGrids(target, (left, bottom, right, top), dict(resolutions))
 
 
+def parse_tile_id(tile_id: str) -> tuple[int, float, int, int]:
+    """``"32631_2560m_x117_y1876"`` -> (EPSG code, tile size m, ix, iy); the whole string must match.
+
+    Raises:
+        GridError: Not a tile id (trailing characters, newlines or path segments included).
+    """
+    match = _TILE_ID.fullmatch(tile_id)
+    if not match:
+        raise GridError(f"{tile_id!r} is not a tile id; expected EPSG_SIZEm_xIX_yIY, e.g. 32631_2560m_x117_y1876.")
+    return int(match["epsg"]), float(match["size"]), int(match["ix"]), int(match["iy"])
+
+
+def scheme_of_tile(tile_id: str) -> TilingScheme:
+    """The tiling scheme a tile id belongs to."""
+    epsg, size, _, _ = parse_tile_id(tile_id)
+    return TilingScheme(CRS(f"EPSG:{epsg}"), size)
+
+
 @dataclass(frozen=True)
 class TilingScheme:
     """Square tiles of ``tile_size_m`` in one CRS, counted from the CRS origin; ids like ``32631_2560m_x117_y1876``."""
@@ -180,14 +201,12 @@ class TilingScheme:
 
     def parse(self, tile_id: str) -> tuple[int, int]:
         """``tile_id`` -> (ix, iy); checks that it belongs to this scheme."""
-        match = _TILE_ID.match(tile_id)
-        if not match:
-            raise GridError(f"{tile_id!r} is not a tile id; expected EPSG_SIZEm_xIX_yIY, e.g. {self.tile_id(0, 0)}.")
-        if int(match["epsg"]) != self.crs.epsg or float(match["size"]) != self.tile_size_m:
+        epsg, size, ix, iy = parse_tile_id(tile_id)
+        if epsg != self.crs.epsg or size != self.tile_size_m:
             raise GridError(
                 f"Tile {tile_id!r} belongs to another scheme than EPSG:{self.crs.epsg} / {self.tile_size_m:g} m."
             )
-        return int(match["ix"]), int(match["iy"])
+        return ix, iy
 
     def bounds(self, tile_id: str) -> tuple[float, float, float, float]:
         """(left, bottom, right, top) of a tile."""
@@ -200,11 +219,21 @@ class TilingScheme:
         _check_nested({**resolutions, "tile": self.tile_size_m})
         return NestedGrids(self.crs, self.bounds(tile_id), dict(resolutions))
 
-    def tiles_for(self, aoi: AOILike, aoi_crs: Any = "EPSG:4326") -> list[str]:
-        """Ids of the tiles whose square intersects the AOI, row by row from the south-west."""
+    def tiles_for(self, aoi: AOILike, aoi_crs: Any = "EPSG:4326", max_tiles: int = DEFAULT_MAX_TILES) -> list[str]:
+        """Ids of the tiles whose square intersects the AOI, row by row from the south-west.
+
+        Raises:
+            GridError: The AOI's bounding box spans more than ``max_tiles`` tiles (counted before any is made).
+        """
         geom = as_geometry(aoi, aoi_crs).to_crs(self.crs, resolution="auto")
         left, bottom, right, top = geom.boundingbox
         s = self.tile_size_m
+        spanned = (math.ceil(top / s) - math.floor(bottom / s)) * (math.ceil(right / s) - math.floor(left / s))
+        if spanned > max_tiles:
+            raise GridError(
+                f"The AOI spans {spanned:.3g} tiles of {s:g} m, more than the limit of {max_tiles}: use a larger "
+                "tile size (tiling.tile_size_m), a smaller AOI, or raise the limit (tiling.max_tiles)."
+            )
         ids = []
         for iy in range(math.floor(bottom / s), math.ceil(top / s)):
             for ix in range(math.floor(left / s), math.ceil(right / s)):

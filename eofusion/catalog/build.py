@@ -298,6 +298,13 @@ def _backscatter_units(src: Any, bands: tuple[Band, ...]) -> tuple[str, ...]:
     return ("linear",)
 
 
+def safe_item_id(text: str, fallback: str) -> str:
+    """``text`` usable as an item id and a file name: characters other than ``A-Za-z0-9._-`` become ``_``,
+    leading dots go (no ``..``, no hidden files); ``fallback`` when nothing is left."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip(".")
+    return cleaned or fallback
+
+
 def _make_item(members: list[_Raster], collection: str) -> pystac.Item:
     import shapely.geometry
     from shapely.ops import unary_union
@@ -310,7 +317,8 @@ def _make_item(members: list[_Raster], collection: str) -> pystac.Item:
     if len(members) > 1:  # cut at a token boundary: ..._87_48_VH / ..._87_48_VV -> ..._87_48
         prefix = re.sub(r"[^_\-. ]*$", "", prefix)
     prefix = prefix.rstrip("_- .")
-    item_id = prefix if len(prefix) >= 8 else (first.path.parent.name if len(members) > 1 else first.path.stem)
+    raw_id = prefix if len(prefix) >= 8 else (first.path.parent.name if len(members) > 1 else first.path.stem)
+    item_id = safe_item_id(raw_id, fallback=f"{sensor.name}-{when:%Y%m%dT%H%M%S}")
     properties: dict[str, Any] = {
         "datetime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "eofusion:sensor": sensor.name,

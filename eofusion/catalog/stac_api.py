@@ -3,10 +3,16 @@
 pystac-client's plain ``max_retries`` count retries neither 5xx answers nor POST searches, so the session
 gets a urllib3 ``Retry`` with a status list and ``allowed_methods=None`` (every verb). A ``Retry-After``
 header is honoured but capped, so a search always fails in bounded time.
+
+Answers that arrive but are not what a STAC API must send are failures too, with the URL in the message:
+a body that is not JSON (a proxy's error page, a cut connection) is retried like a 503 (tenacity, same
+count and backoff), a document that is JSON but not valid STAC (an item without geometry or id) is not
+(the server will send it again).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -163,9 +169,27 @@ class StacApiCatalog:
 
     def _call(self, action: Callable[[], Any], what: str) -> Any:
         from pystac_client.exceptions import APIError
+        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+        retrying = Retrying(
+            retry=retry_if_exception_type(json.JSONDecodeError),
+            stop=stop_after_attempt(self.options.max_retries + 1),
+            wait=wait_exponential(multiplier=self.options.backoff_factor, max=self.options.backoff_max_s),
+            reraise=True,
+        )
         try:
-            return action()
+            return retrying(action)
+        except json.JSONDecodeError as err:
+            raise CatalogError(
+                f"STAC API {self.url} answered to {what} with a body that is not JSON, "
+                f"{self.options.max_retries + 1} times ({err}). Check that the URL is a STAC API (not a login or "
+                "proxy page) and retry later."
+            ) from None
+        except (pystac.STACError, pystac.STACTypeError, KeyError, TypeError) as err:
+            raise CatalogError(
+                f"STAC API {self.url} sent an invalid STAC document to {what}: {type(err).__name__}: "
+                f"{_short(err)}. The server's data is broken; report it to its operator or query another source."
+            ) from None
         except APIError as err:
             raise CatalogError(
                 f"STAC API {self.url} failed to {what} after up to {self.options.max_retries} retries "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -37,6 +38,9 @@ def write_geoparquet(items: Sequence[pystac.Item | Mapping[str, Any]], path: str
     return path
 
 
+_SAFE_ID = re.compile(r"[A-Za-z0-9._-]+")
+
+
 def write_catalog(
     items: Sequence[pystac.Item], out_dir: str | Path, *, title: str = "Local files", overwrite: bool = False
 ) -> tuple[Path, Path]:
@@ -49,6 +53,12 @@ def write_catalog(
         (path of catalog.json, path of catalog.parquet).
     """
     out = Path(out_dir)
+    unsafe = [i.id for i in items if not _SAFE_ID.fullmatch(i.id) or i.id.startswith(".")]
+    if unsafe:  # pystac names folders and files after ids: ".." or "a/b" would write outside out_dir
+        raise CatalogError(
+            f"Item id(s) {unsafe[:5]} cannot be file names (allowed: letters, digits, '.', '_', '-', not starting "
+            "with '.'); rename the items."
+        )
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise OutputLocationError(f"{out} exists and is not empty; choose another --out or pass --overwrite.")
     try:

@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import click
 
 from eofusion.cli.common import echo_json
-from eofusion.errors import ConfigError
-
-_TILE_ID = re.compile(r"^(?P<epsg>\d{4,6})_(?P<size>\d+(?:\.\d+)?)m_x-?\d+_y-?\d+$")
+from eofusion.errors import ConfigError, GridError
 
 
 def _aoi(value: str, resolutions: dict[str, float]) -> Any:
     """``minx,miny,maxx,maxy`` (EPSG:4326), a GeoJSON file, or a tile id (``32631_2560m_x234_y1953``)."""
-    tile = _TILE_ID.match(value.strip())
-    if tile:
-        from odc.geo import CRS
+    from eofusion.grid import parse_tile_id, scheme_of_tile
 
-        from eofusion.grid import TilingScheme
-
-        scheme = TilingScheme(CRS(f"EPSG:{tile['epsg']}"), float(tile["size"]))
-        return scheme.grids(value.strip(), resolutions)
+    try:
+        parse_tile_id(value)
+    except GridError:
+        pass  # not a tile id: a file or a bbox
+    else:
+        return scheme_of_tile(value).grids(value, resolutions)
     path = Path(value)
     if path.exists():
         doc = json.loads(path.read_text())

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import zarr
+
 from eofusion.catalog import NormalizedItem
+from eofusion.cube.block import collect_skips
 from eofusion.cube.groups import group_key
 from eofusion.cube.load import LoadOptions, load_aligned
 from eofusion.cube.store import CubeSummary, ProgressFn, write_cube
@@ -50,7 +57,40 @@ def build_cube(
     groups = [group_key(s) for s in sensors]
     res = {g: float((resolutions or {}).get(g, DEFAULT_RESOLUTIONS.get(g, 10.0))) for g in groups}
     grids = aoi if isinstance(aoi, NestedGrids) else nested_grids(aoi, res, crs=crs)
+    records = skip_records_dir(store)
+    options = replace(options or LoadOptions(), skip_records=str(records))
     datasets = {g: load_aligned(items, grids, g, (bands or {}).get(g), options) for g in groups}
-    return write_cube(
+    summary = write_cube(
         datasets, store, scheduler=scheduler, overwrite=overwrite, progress=progress, memory_limit=memory_limit
     )
+    record_skips(store, records)
+    return summary
+
+
+def skip_records_dir(store: str | os.PathLike[str]) -> Path:
+    """Where a build's block tasks note what they leave out (beside the store; emptied into it at the end)."""
+    path = Path(store)
+    return path.with_name(f".{path.name}.skipped")
+
+
+def record_skips(store: str | os.PathLike[str], records: Path) -> None:
+    """Add what the block tasks left out to each group's ``eofusion:skipped`` (what ``cube info`` counts).
+
+    Kept across a killed build (the folder outlives the process), merged once the build is complete.
+    """
+    if not records.exists():
+        return
+    entries = collect_skips(records)
+    if entries:
+        root = zarr.open_group(str(store), mode="r+", zarr_format=3)
+        for group in root.group_keys():
+            grp = root[group]
+            items = {i for slot in json.loads(str(grp.attrs.get("eofusion:items", "[]"))) for i in slot}
+            mine = [e for e in entries if e["item"] in items]
+            if not mine:
+                continue
+            known = json.loads(str(grp.attrs.get("eofusion:skipped", "[]")))
+            seen = {json.dumps(e, sort_keys=True) for e in known}
+            known += [e for e in mine if json.dumps(e, sort_keys=True) not in seen]
+            grp.attrs["eofusion:skipped"] = json.dumps(known)
+    shutil.rmtree(records, ignore_errors=True)

@@ -35,6 +35,7 @@ from eofusion.cube.groups import SINGLE_DATE_GROUPS, choose_resampling, default_
 from eofusion.cube.masking import check_bits, cloud_mask_rule
 from eofusion.cube.reader import footprint
 from eofusion.errors import CubeError, GridError, InputDataError, SkippedInputWarning
+from eofusion.fingerprint import asset_identity
 from eofusion.grid import NestedGrids
 from eofusion.sensors import QA_PIXEL_DEFAULT_MASKED_BITS, SCL_DEFAULT_MASKED, Band
 from eofusion.sensors.sentinel1 import DB_FLOOR
@@ -65,6 +66,9 @@ class LoadOptions:
         chunk_size: Spatial block edge in pixels: one Dask task, one Zarr shard.
         use_overviews: Read from COG overviews when the target is coarser than the source.
         on_error: ``raise`` on a missing/corrupt asset, or ``skip`` it (recorded in ``attrs``).
+        skip_records: Folder where block tasks record what they leave out while reading (an asset that
+            fails mid-build, values outside the band's physical range); :func:`eofusion.cube.build_cube`
+            sets it and moves the records into the cube. Where results go, not what they are: not hashed.
     """
 
     resampling: str | Mapping[str, str] | None = None
@@ -77,6 +81,7 @@ class LoadOptions:
     use_overviews: bool = True
     on_error: OnError = "raise"
     time_range: tuple[str, str] | None = field(default=None)
+    skip_records: str | None = None
 
     def __post_init__(self) -> None:
         check_bits(frozenset(self.qa_pixel_masked_bits), "LoadOptions.qa_pixel_masked_bits")
@@ -90,6 +95,7 @@ class LoadOptions:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form, for the configuration hash and provenance."""
         d = asdict(self)
+        d.pop("skip_records")
         d["scl_masked"] = sorted(self.scl_masked)
         d["qa_pixel_masked_bits"] = sorted(self.qa_pixel_masked_bits)
         d["resampling"] = dict(self.resampling) if isinstance(self.resampling, Mapping) else self.resampling
@@ -264,7 +270,10 @@ def load_aligned(
                 continue
             message = f"Item {item.id!r} band {name!r}: {asset.href} {problem}."
             if opts.on_error == "raise":
-                raise InputDataError(message + " Fix the asset or pass on_error='skip'.")
+                raise InputDataError(
+                    message + " Fix the asset, or leave such inputs out: on_error='skip' (`cube build --on-error "
+                    "skip`, `catalog.on_error: skip` in a job spec)."
+                )
             warnings.warn(message + " Skipped.", SkippedInputWarning, stacklevel=2)
             skipped.append({"item": item.id, "band": name, "href": asset.href, "reason": problem})
         good[item.id] = ok
@@ -299,6 +308,7 @@ def load_aligned(
         db_floor=opts.db_floor,
         use_overviews=opts.use_overviews,
         on_error=opts.on_error,
+        skip_records=opts.skip_records,
     )
     config = {
         "group": group,
@@ -306,6 +316,11 @@ def load_aligned(
         "bands": list(band_names),
         "resampling": list(resampling),
         "slots": [[str(s.time), s.orbit, [i.id for i in s.items]] for s in slots],
+        # What each item's pixels come from, not only its id: other files under the same ids rebuild.
+        "inputs": {
+            item_id: {b: asset_identity(a.href) for b, a in sorted(assets.items())}
+            for item_id, assets in sorted(good.items())
+        },
         "options": opts.as_dict(),
         "skipped": skipped,
         "version": eofusion.__version__,

@@ -229,7 +229,8 @@ def _naming(*assets: BandAsset) -> Iterator[None]:
     except (rasterio.errors.RasterioError, OSError) as err:
         names = ", ".join(f"band {a.band.name!r} (asset {a.asset_key!r}) from {a.href}" for a in assets)
         raise InputDataError(
-            f"Cannot read {names}: {err}. Check the file, or build with on_error='skip' to leave it out."
+            f"Cannot read {names}: {err}. Check the file, or leave such inputs out: on_error='skip' "
+            "(`cube build --on-error skip`, `catalog.on_error: skip` in a job spec)."
         ) from err
 
 

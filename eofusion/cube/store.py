@@ -25,7 +25,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,8 +38,10 @@ from dask.delayed import delayed
 from zarr.codecs import BloscCodec
 
 import eofusion
+from eofusion.atomic import touch_atomic
 from eofusion.cube.scheduler import dask_client, run_tasks
 from eofusion.errors import CubeError, OutputLocationError
+from eofusion.locking import exclusive_writer
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +118,7 @@ def _open_array(store: str, array_path: str) -> zarr.Array:
 
 def _write_block(block: np.ndarray, store: str, array_path: str, region: tuple[slice, ...], marker: str) -> None:
     _open_array(store, array_path)[region] = block
-    tmp = f"{marker}.tmp"
-    Path(tmp).touch()
-    os.replace(tmp, marker)  # the record appears only after the shard is fully written
+    touch_atomic(marker)  # the record appears only after the shard is fully written
 
 
 def _block_regions(data: xr.DataArray, t_offset: int = 0) -> list[tuple[tuple[int, ...], tuple[slice, ...]]]:
@@ -208,6 +208,7 @@ def write_cube(
     Raises:
         CubeError: The store exists with another configuration and ``overwrite`` is False.
         OutputLocationError: The parent directory does not exist or is not writable.
+        OutputLockedError: Another process is writing the same store.
     """
     for group, ds in datasets.items():
         _check_dataset(group, ds)
@@ -215,12 +216,32 @@ def write_cube(
     if not path.parent.exists() or not os.access(path.parent, os.W_OK):
         raise OutputLocationError(f"Cannot write the cube at {path}: {path.parent} is missing or not writable.")
     build_hash = _build_hash(datasets)
+    with exclusive_writer(path, "the cube store"):
+        return _write_locked(datasets, path, build_hash, overwrite=overwrite, attrs=attrs, sharded=sharded,
+                             scheduler=scheduler, progress=progress, memory_limit=memory_limit)  # fmt: skip
+
+
+def _missing_groups(path: Path, groups: Sequence[str]) -> list[str]:
+    """Groups whose array metadata a store lacks (a store someone else tampered with, or a foreign copy)."""
+    return [g for g in groups if not (path / g / "data" / "zarr.json").exists()]
+
+
+def _write_locked(
+    datasets: Mapping[str, xr.Dataset], path: Path, build_hash: str, *, overwrite: bool,
+    attrs: Mapping[str, Any] | None, sharded: bool, scheduler: str | None, progress: ProgressFn | None,
+    memory_limit: str,
+) -> CubeSummary:  # fmt: skip
     existing = _root_attrs(path) if path.exists() else None
     if existing is not None and existing.get("eofusion:build_hash") == build_hash:
-        if existing.get("eofusion:complete"):
+        missing = _missing_groups(path, list(datasets))
+        if missing:
+            log.warning("Cube %s records this build but lacks group(s) %s: rebuilding it.", path, ", ".join(missing))
+            shutil.rmtree(path)
+        elif existing.get("eofusion:complete"):
             log.info("Cube %s is already complete for this configuration; nothing to do.", path)
             return CubeSummary(str(path), tuple(datasets), 0, 0, 0, build_hash)
-        log.info("Resuming the build of %s.", path)
+        else:
+            log.info("Resuming the build of %s.", path)
     elif path.exists():
         ours_unfinished = (path / PROGRESS_DIR).exists() and (existing or {}).get("eofusion:build_hash") is None
         if not (overwrite or ours_unfinished):
@@ -307,6 +328,13 @@ def append_cube(
         CubeError: A group is missing, or its grid or bands differ, or a new date precedes the cube's last one.
     """
     path = Path(store)
+    with exclusive_writer(path, "the cube store"):
+        return _append_locked(datasets, path, scheduler=scheduler, progress=progress)
+
+
+def _append_locked(
+    datasets: Mapping[str, xr.Dataset], path: Path, *, scheduler: str | None, progress: ProgressFn | None
+) -> CubeSummary:
     attrs = _root_attrs(path) or {}
     pending = attrs.get("eofusion:append_pending")
     new: dict[str, xr.Dataset] = {}

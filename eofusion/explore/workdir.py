@@ -90,6 +90,7 @@ def demo_cube(config: DemoConfig, scheduler: str | None = "threads") -> Path:
         store,
         resolutions=config.resolutions,
         scheduler=scheduler,
+        overwrite=True,  # as the demo's: derived from the world alone
     )
     return store
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ from odc.geo.geobox import GeoBox
 from pystac.extensions.classification import Classification, ClassificationExtension
 from pystac.extensions.projection import ProjectionExtension
 
+from eofusion.atomic import write_text_atomic
 from eofusion.mapping.cog import MapFiles
 from eofusion.mapping.legend import CLASS_NODATA, MapLegend
 
@@ -99,8 +99,4 @@ def map_item(
 
 def write_item(item: pystac.Item, path: str | Path) -> Path:
     """Write the item JSON atomically (temporary name, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(item.to_dict(include_self_link=False, transform_hrefs=False), indent=2))
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, json.dumps(item.to_dict(include_self_link=False, transform_hrefs=False), indent=2))

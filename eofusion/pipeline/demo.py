@@ -28,7 +28,7 @@ from eofusion.errors import GridError
 from eofusion.grid import NestedGrids, TilingScheme
 from eofusion.mapping import write_quicklook
 from eofusion.mapping.mosaic import mosaic_class_maps
-from eofusion.pipeline.landcover import landcover_tile, legend_of, tile_maps
+from eofusion.pipeline.landcover import landcover_inputs, landcover_tile, legend_of, tile_maps
 from eofusion.pipeline.manifest import TileStatus
 from eofusion.pipeline.runner import finish_manifest, run_job
 from eofusion.pipeline.spec import JobSpec, job_spec_from_dict
@@ -96,7 +96,11 @@ def training_cube(config: DemoConfig, world: DemoWorld, say: Stage) -> Path:
     say("catalog", f"{len(items)} items found in the embedded catalog ({world.geoparquet_path.name})")
     grids = NestedGrids(_world_crs(world), _world_bounds(world), config.resolutions)
     store = config.out / "train-cube.zarr"
-    summary = build_cube(normalised, grids, list(SENSORS), store, resolutions=config.resolutions, scheduler="threads")
+    # The demo's own intermediate: a cube of another configuration (other world files, another eofusion
+    # version's hash) is replaced, the same one resumed.
+    summary = build_cube(
+        normalised, grids, list(SENSORS), store, resolutions=config.resolutions, scheduler="threads", overwrite=True
+    )
     say("cube", f"{store} ({summary.blocks_written} blocks written, {summary.blocks_skipped} already there)")
     return store
 
@@ -170,12 +174,12 @@ def run_demo(config: DemoConfig, say: Stage) -> dict[str, Any]:
     spec = _job(config, world, checkpoint)
     scheme = TilingScheme(_world_crs(world), config.tile_size_m)
     tiles = {t: scheme.grids(t, config.resolutions) for t in spec.aoi.tiles or []}
-    manifest = run_job(spec, tiles, landcover_tile)
+    manifest = run_job(spec, tiles, landcover_tile, inputs_of=landcover_inputs)
     done, skipped, failed = (manifest.ids(s) for s in (TileStatus.DONE, TileStatus.SKIPPED, TileStatus.FAILED))
     say("map", f"{len(tiles)} tiles: {len(done)} mapped, {len(skipped)} already done, {len(failed)} failed")
     _, classes, _ = load_landcover_model(checkpoint)
     legend = legend_of(classes)
-    maps = tile_maps(spec.outputs.dir, sorted(tiles))
+    maps = tile_maps(spec.outputs.dir, sorted(done + skipped))
     mosaic = mosaic_class_maps(maps, spec.outputs.dir / "landcover.tif", legend, bounds=_world_bounds(world))
     with rasterio.open(mosaic.classes) as src:
         ids = src.read(1)

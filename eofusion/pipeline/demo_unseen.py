@@ -82,6 +82,7 @@ def unseen_cube(config: DemoConfig, world: DemoWorld, say: Stage) -> Path:
         resolutions=resolutions,
         options=options,
         scheduler="threads",
+        overwrite=True,  # derived from the demo world alone: replaced when it changes, resumed otherwise
     )
     say("cube", f"{store} ({summary.blocks_written} blocks written, {summary.blocks_skipped} already there)")
     return store

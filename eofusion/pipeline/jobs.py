@@ -10,12 +10,12 @@ from odc.geo import CRS
 from odc.geo.geom import Geometry
 
 from eofusion.errors import CheckpointError, ConfigError
-from eofusion.grid import NestedGrids, TilingScheme, as_geometry, utm_crs_for
+from eofusion.grid import NestedGrids, TilingScheme, as_geometry, scheme_of_tile, utm_crs_for
 from eofusion.mapping import ensure_writable_dir
 from eofusion.mapping.mosaic import mosaic_class_maps
-from eofusion.pipeline.landcover import landcover_tile, legend_of, tile_maps
-from eofusion.pipeline.manifest import RunManifest, TileRecord
-from eofusion.pipeline.runner import TileProcessor, finish_manifest, run_job
+from eofusion.pipeline.landcover import landcover_inputs, landcover_tile, legend_of, tile_maps
+from eofusion.pipeline.manifest import RunManifest, TileRecord, TileStatus
+from eofusion.pipeline.runner import InputsFingerprint, TileProcessor, finish_manifest, run_job
 from eofusion.pipeline.spec import JobSpec
 from eofusion.training.landcover import load_landcover_model
 
@@ -27,8 +27,7 @@ def tiling_of(spec: JobSpec) -> TilingScheme:
     if spec.tiling.crs:
         return TilingScheme(CRS(spec.tiling.crs), spec.tiling.tile_size_m)
     if spec.aoi.tiles:
-        epsg = spec.aoi.tiles[0].split("_", 1)[0]
-        return TilingScheme(CRS(f"EPSG:{epsg}"), spec.tiling.tile_size_m)
+        return TilingScheme(scheme_of_tile(spec.aoi.tiles[0]).crs, spec.tiling.tile_size_m)
     geom = _aoi_geometry(spec)
     lon, lat = geom.centroid.to_crs("EPSG:4326").coords[0]
     return TilingScheme(utm_crs_for(lon, lat), spec.tiling.tile_size_m)
@@ -49,7 +48,13 @@ def _aoi_geometry(spec: JobSpec) -> Geometry:
 def job_tiles(spec: JobSpec) -> dict[str, NestedGrids]:
     """Tile id -> nested grids for every tile of the job's AOI."""
     scheme = tiling_of(spec)
-    ids = list(spec.aoi.tiles) if spec.aoi.tiles else scheme.tiles_for(_aoi_geometry(spec))
+    limit = spec.tiling.max_tiles
+    ids = list(spec.aoi.tiles) if spec.aoi.tiles else scheme.tiles_for(_aoi_geometry(spec), max_tiles=limit)
+    if len(ids) > spec.tiling.max_tiles:
+        raise ConfigError(
+            f"aoi.tiles lists {len(ids)} tiles, more than tiling.max_tiles ({spec.tiling.max_tiles}); split the job "
+            "or raise tiling.max_tiles."
+        )
     if not ids:
         raise ConfigError("The AOI covers no tile; check aoi.bbox / aoi.geojson and its crs.")
     resolutions: dict[str, float] = {k: v for k, v in spec.resolutions.items() if k in set(map(str, spec.sensors))}
@@ -73,18 +78,24 @@ def preflight(spec: JobSpec) -> None:
 def run_spec(
     spec: JobSpec,
     processor: TileProcessor = landcover_tile,
+    inputs_of: InputsFingerprint | None = landcover_inputs,
     on_tile: Callable[[TileRecord], None] | None = None,
     client: object = None,
 ) -> RunManifest:
     """Check, run every tile not yet done, mosaic the finished tiles, write the final manifest."""
     preflight(spec)
     tiles = job_tiles(spec)
-    manifest = run_job(spec, tiles, processor, client=client, on_tile=on_tile)
+    manifest = run_job(spec, tiles, processor, inputs_of=inputs_of, client=client, on_tile=on_tile)
     outputs: dict[str, str] = {}
-    maps = tile_maps(spec.outputs.dir, sorted(tiles))
-    if spec.outputs.mosaic and maps:
+    finished = manifest.ids(TileStatus.DONE) + manifest.ids(TileStatus.SKIPPED)
+    mosaic_path = spec.outputs.dir / "mosaic.tif"
+    if spec.outputs.mosaic and finished:
         _, classes, _ = load_landcover_model(spec.model.checkpoint)
-        mosaic = mosaic_class_maps(maps, spec.outputs.dir / "mosaic.tif", legend_of(classes))
+        mosaic = mosaic_class_maps(tile_maps(spec.outputs.dir, sorted(finished)), mosaic_path, legend_of(classes))
         outputs["mosaic"] = str(mosaic.classes)
+    elif mosaic_path.exists():  # made by an earlier configuration: never leave it to pass for this run's
+        logger.warning("removing %s: this run made no mosaic, it is an earlier configuration's", mosaic_path)
+        for stale in spec.outputs.dir.glob("mosaic*"):
+            stale.unlink()
     finish_manifest(manifest, spec.outputs.dir, outputs)
     return manifest

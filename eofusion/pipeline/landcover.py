@@ -10,15 +10,18 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
 
 import eofusion
 from eofusion.catalog import NormalizedItem, normalize_items, search
-from eofusion.cube import build_cube, group_key
+from eofusion.config import short_hash
+from eofusion.cube import LoadOptions, build_cube, cube_info, group_key
 from eofusion.cube.groups import item_group
 from eofusion.errors import CatalogError, InputDataError
+from eofusion.fingerprint import asset_identity
 from eofusion.mapping import MapLegend, map_item, write_item, write_quicklook
 from eofusion.mapping.predict import PredictConfig, predict_to_cog
 from eofusion.pipeline.runner import TileResult, TileTask
@@ -54,11 +57,13 @@ def sensors_with_items(wanted: Sequence[str], items: Sequence[NormalizedItem], t
     return usable
 
 
-def landcover_tile(task: TileTask) -> TileResult:
-    """Make one tile's land-cover map from the catalog, using the job's model checkpoint."""
+def tile_items(task: TileTask) -> list[NormalizedItem]:
+    """The catalog's items over a tile in the job's time range, normalised (unreadable items skipped).
+
+    Raises:
+        CatalogError: No item covers the tile.
+    """
     spec = task.spec
-    tile_dir = task.out_dir / "tiles" / task.tile_id
-    tile_dir.mkdir(parents=True, exist_ok=True)
     first = task.grids.geobox(task.grids.keys[-1])
     bbox = tuple(first.extent.to_crs("EPSG:4326").boundingbox)
     items = search(
@@ -70,10 +75,38 @@ def landcover_tile(task: TileTask) -> TileResult:
     )
     if not items:
         raise CatalogError(f"No catalog item covers tile {task.tile_id} in {spec.time.interval()}.")
-    normalised = normalize_items(items, on_error="skip")
+    return normalize_items(items, on_error="skip")
+
+
+def skipped_inputs(cube_path: Path) -> list[dict[str, Any]]:
+    """What the tile's cube build left out (every group's ``eofusion:skipped``), for records and STAC."""
+    info = cube_info(cube_path)
+    return [entry for group in info["groups"].values() for entry in group["skipped"]]
+
+
+def inputs_fingerprint(items: Sequence[NormalizedItem]) -> str:
+    """A hash of the items a tile is made from and of their files (see :func:`eofusion.fingerprint.asset_identity`)."""
+    return short_hash({i.id: {b: asset_identity(a.href) for b, a in sorted(i.assets.items())} for i in items})
+
+
+def landcover_inputs(task: TileTask) -> str:
+    """The tile's inputs now: what ``eofusion run`` compares with a finished tile's record."""
+    return inputs_fingerprint(tile_items(task))
+
+
+def landcover_tile(task: TileTask) -> TileResult:
+    """Make one tile's land-cover map from the catalog, using the job's model checkpoint."""
+    spec = task.spec
+    tile_dir = task.out_dir / "tiles" / task.tile_id
+    tile_dir.mkdir(parents=True, exist_ok=True)
+    normalised = tile_items(task)
     sensors = sensors_with_items(spec.sensors, normalised, task.tile_id)
     cube_path = tile_dir / "cube.zarr"
-    build_cube(normalised, task.grids, sensors, cube_path, scheduler="threads")
+    # The tile's cube is this job's intermediate: one left by another configuration (time range, items,
+    # files) is replaced; one of the same configuration resumes.
+    options = LoadOptions(on_error=spec.catalog.on_error)
+    build_cube(normalised, task.grids, sensors, cube_path, options=options, scheduler="threads", overwrite=True)
+    skipped = skipped_inputs(cube_path)
 
     model, classes, meta = load_landcover_model(spec.model.checkpoint)
     legend = legend_of(classes)
@@ -94,6 +127,7 @@ def landcover_tile(task: TileTask) -> TileResult:
         "model_config_hash": meta.get("config_hash"),
         "sensors": sensors,
         "tile": task.tile_id,
+        "skipped_inputs": skipped,
     }
     prediction = predict_to_cog(
         model,
@@ -129,11 +163,13 @@ def landcover_tile(task: TileTask) -> TileResult:
     if not valid.any():
         raise InputDataError(f"Tile {task.tile_id}: no pixel had data from any sensor; check the catalog's coverage.")
     counts = {legend.name(int(v)): int(n) for v, n in zip(*np.unique(data[valid], return_counts=True), strict=True)}
-    return TileResult(outputs=outputs, metrics={"items": len(normalised), "class_pixels": counts})
+    return TileResult(
+        outputs=outputs,
+        metrics={"items": len(normalised), "class_pixels": counts, "skipped_inputs": skipped},
+        inputs=inputs_fingerprint(normalised),
+    )
 
 
-def tile_maps(out_dir: Path, tile_ids: list[str]) -> list[Path]:
-    """The class-map COGs of finished tiles, in tile order."""
-    return [
-        out_dir / "tiles" / t / "landcover.tif" for t in tile_ids if (out_dir / "tiles" / t / "landcover.tif").exists()
-    ]
+def tile_maps(out_dir: Path, tile_ids: Sequence[str]) -> list[Path]:
+    """The class-map COGs of the given (finished) tiles, in the given order."""
+    return [out_dir / "tiles" / t / "landcover.tif" for t in tile_ids]

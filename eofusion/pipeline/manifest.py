@@ -7,12 +7,13 @@ killed run leaves a manifest that is true up to the last finished tile.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from eofusion.atomic import write_text_atomic
 
 
 class TileStatus(StrEnum):
@@ -79,8 +80,4 @@ class RunManifest:
 
     def write(self, path: str | Path) -> Path:
         """Write atomically (temporary name, then rename)."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, default=str))
-        os.replace(tmp, path)
-        return path
+        return write_text_atomic(path, json.dumps(self.to_dict(), indent=2, default=str))

@@ -1,8 +1,12 @@
 """Resumable tile-by-tile runs on Dask: each tile is one task; finished tiles are never computed again.
 
 A tile is finished when its completion record ``tiles/<tile_id>/done.json`` exists with the job's config
-hash; the record is written (atomically) only after every output of the tile is in place, so a kill at any
-moment leaves either a finished tile or one that the next run recomputes from scratch. Transient failures
+hash (which covers the model's weights, see :meth:`JobSpec.config_hash`) and, when the caller can tell, the
+same inputs (a fingerprint of the catalog items and files the tile was made from: new acquisitions or
+rewritten files make it stale). The record is written (atomically) only after every output of the tile is
+in place, and removed before a stale tile is recomputed, so a kill at any moment leaves either a finished
+tile or one that the next run recomputes from scratch. One run at a time writes a job's outputs folder
+(:func:`eofusion.locking.exclusive_writer`). Transient failures
 (connection resets, timeouts) are retried with backoff; input errors are not (retrying cannot fix a
 corrupt file), they fail the tile with their message and the other tiles go on.
 """
@@ -11,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import traceback
 from collections.abc import Callable
@@ -19,14 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from eofusion.atomic import write_text_atomic
 from eofusion.errors import EofusionError
 from eofusion.grid import NestedGrids
+from eofusion.locking import exclusive_writer
 from eofusion.pipeline.manifest import RunManifest, TileRecord, TileStatus
 from eofusion.pipeline.spec import JobSpec
 
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "run-manifest.json"
+LOCK_NAME = ".eofusion-run.lock"  # inside the outputs folder: its parent may not be ours to write
 # Errors worth another attempt: the network or a worker hiccuped, the input is fine.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
 
@@ -47,12 +53,19 @@ class TileResult:
 
     outputs: dict[str, str]
     metrics: dict[str, Any]
+    inputs: str = ""  # fingerprint of what the tile was made from (see InputsFingerprint)
 
 
 class TileProcessor(Protocol):
     """search -> cube -> predict -> map for one tile; must be a picklable (module-level) callable."""
 
     def __call__(self, task: TileTask) -> TileResult: ...
+
+
+class InputsFingerprint(Protocol):
+    """A tile's inputs as they are now (e.g. a hash of its catalog items and their files)."""
+
+    def __call__(self, task: TileTask) -> str: ...
 
 
 def done_record_path(out_dir: Path, tile_id: str) -> Path:
@@ -77,17 +90,17 @@ def _write_done(task: TileTask, result: TileResult, seconds: float) -> None:
         "config_hash": task.spec.config_hash(),
         "outputs": result.outputs,
         "metrics": result.metrics,
+        "inputs": result.inputs,
         "seconds": round(seconds, 3),
     }
-    tmp = path.with_name(".done.json.tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=str))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(record, indent=2, default=str))
 
 
 def run_tile(task: TileTask, processor: TileProcessor, retries: int, backoff_s: float) -> TileRecord:
     """Run one tile on a worker, retrying transient errors; never raises (failures become records)."""
     started = time.perf_counter()
     attempts = 0
+    done_record_path(task.out_dir, task.tile_id).unlink(missing_ok=True)  # a stale record must not outlive this
     while True:
         attempts += 1
         try:
@@ -142,6 +155,7 @@ def run_job(
     tiles: dict[str, NestedGrids],
     processor: TileProcessor,
     *,
+    inputs_of: InputsFingerprint | None = None,
     client: Any = None,
     on_tile: Callable[[TileRecord], None] | None = None,
 ) -> RunManifest:
@@ -151,24 +165,58 @@ def run_job(
         spec: The job.
         tiles: Tile id -> the tile's nested grids.
         processor: Does one tile's work (see :class:`TileProcessor`).
+        inputs_of: The tile's inputs now; a finished tile whose record holds other inputs is recomputed.
+            None trusts the config hash alone.
         client: A ``distributed.Client``; default: one for ``spec.run`` (LocalCluster or a scheduler address).
         on_tile: Called on the client side as each tile ends (progress bars, logs).
+
+    Raises:
+        OutputLockedError: Another process is running a job into the same outputs folder.
     """
     out_dir = spec.outputs.dir
     out_dir.mkdir(parents=True, exist_ok=True)
+    with exclusive_writer(out_dir, "the job outputs folder", lock_file=out_dir / LOCK_NAME):
+        return _run_job(spec, tiles, processor, inputs_of=inputs_of, client=client, on_tile=on_tile)
+
+
+def _is_finished(task: TileTask, config_hash: str, inputs_of: InputsFingerprint | None) -> dict[str, Any] | None:
+    done = read_done(task.out_dir, task.tile_id, config_hash)
+    if done is None or inputs_of is None:
+        return done
+    try:
+        now = inputs_of(task)
+    except EofusionError:  # e.g. the catalog has nothing for the tile any more: recompute and fail there
+        now = None
+    if now != done.get("inputs"):
+        logger.info("tile %s: its inputs changed since it was made; recomputing it", task.tile_id)
+        return None
+    return done
+
+
+def _run_job(
+    spec: JobSpec,
+    tiles: dict[str, NestedGrids],
+    processor: TileProcessor,
+    *,
+    inputs_of: InputsFingerprint | None,
+    client: Any,
+    on_tile: Callable[[TileRecord], None] | None,
+) -> RunManifest:
+    out_dir = spec.outputs.dir
     config_hash = spec.config_hash()
     manifest = RunManifest(job=spec.name, config_hash=config_hash)
     manifest_path = out_dir / MANIFEST_NAME
     pending: list[TileTask] = []
     for tile_id, grids in tiles.items():
-        done = read_done(out_dir, tile_id, config_hash)
+        task = TileTask(spec, tile_id, grids, out_dir)
+        done = _is_finished(task, config_hash, inputs_of)
         if done is not None:
             record = TileRecord(tile_id, TileStatus.SKIPPED, 0.0, 0, done.get("outputs", {}), done.get("metrics", {}))
             manifest.record(record)
             if on_tile:
                 on_tile(record)
         else:
-            pending.append(TileTask(spec, tile_id, grids, out_dir))
+            pending.append(task)
     manifest.write(manifest_path)
     logger.info(
         "job %s: %d tiles, %d already done, %d to run", spec.name, len(tiles), len(tiles) - len(pending), len(pending)

@@ -12,7 +12,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from eofusion.config import read_yaml_mapping, short_hash, validation_message
-from eofusion.errors import ConfigError
+from eofusion.errors import ConfigError, GridError
+from eofusion.fingerprint import file_digest
+from eofusion.grid import DEFAULT_MAX_TILES, parse_tile_id
 
 SensorKey = Literal["s2", "s1", "aerial", "dsm"]
 
@@ -36,6 +38,11 @@ class AoiSpec(_Strict):
             raise ValueError(f"give exactly one of bbox, geojson or tiles (got {given or 'none'})")
         if self.bbox is not None and not (self.bbox[0] < self.bbox[2] and self.bbox[1] < self.bbox[3]):
             raise ValueError(f"bbox {self.bbox} must be (minx, miny, maxx, maxy) with min < max")
+        for tile_id in self.tiles or []:
+            try:
+                parse_tile_id(tile_id)  # whole ids only: no trailing newline, no path segments
+            except GridError as err:
+                raise ValueError(str(err)) from None
         return self
 
 
@@ -44,6 +51,7 @@ class TilingSpec(_Strict):
 
     crs: str | None = None
     tile_size_m: float = Field(default=2560.0, gt=0)
+    max_tiles: int = Field(default=DEFAULT_MAX_TILES, ge=1)  # refuse larger jobs before enumerating them
 
 
 class TimeSpec(_Strict):
@@ -69,6 +77,9 @@ class CatalogSpec(_Strict):
     source: str
     collections: list[str] | None = None
     max_items: int | None = Field(default=None, gt=0)
+    # An asset that cannot be read, mid-build included: fail the tile (raise) or leave it out (skip); skipped
+    # inputs are listed in the tile's record, the manifest and the map's STAC item.
+    on_error: Literal["raise", "skip"] = "raise"
 
 
 class ModelSpec(_Strict):
@@ -112,8 +123,14 @@ class JobSpec(_Strict):
     run: RunSpec = RunSpec()
 
     def config_hash(self) -> str:
-        """A short hash of the settings that change outputs' content (not scheduling, not where they go)."""
+        """A short hash of what changes outputs' content (not scheduling, not where they go).
+
+        The model enters by its weights' digest, not only its path: a model retrained into the same
+        checkpoint file makes every tile stale (inputs enter through the tile cubes' own hashes).
+        """
         payload = self.model_dump(mode="json", exclude={"run": True, "outputs": {"dir"}})
+        checkpoint = self.model.checkpoint
+        payload["model"]["checkpoint_sha256"] = file_digest(checkpoint) if checkpoint.is_file() else None
         return short_hash(payload)
 
 

@@ -288,6 +288,7 @@ def _finetune_config(spec: TrainSpec, dropout: float, sampling: SubsetSampling) 
         lr=ft.lr,
         sensor_dropout=dropout,
         subset_sampling=sampling,
+        band_dropout=ft.band_dropout,
         seed=spec.seed,
         num_workers=ft.num_workers,
     )

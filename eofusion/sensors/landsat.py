@@ -9,6 +9,7 @@ pixel-quality band (bit flags, see :data:`QA_PIXEL_BITS`): the cube masks clouds
 from __future__ import annotations
 
 from eofusion.sensors.model import Band, BandKind, Sensor
+from eofusion.sensors.reflectance import reflectance_norm
 
 SR_SCALE, SR_OFFSET = 2.75e-5, -0.2
 ST_SCALE, ST_OFFSET = 0.00341802, 149.0
@@ -62,6 +63,7 @@ QA_PIXEL_BAND = Band(
 def _landsat_band(name: str) -> Band:
     common, centre, fwhm, res = _OLI_TIRS[name]
     thermal = name == "B10"
+    mean, std = (295.0, 15.0) if thermal else reflectance_norm(centre)
     return Band(
         name=name,
         kind=BandKind.BRIGHTNESS_TEMPERATURE if thermal else BandKind.REFLECTANCE,
@@ -75,8 +77,8 @@ def _landsat_band(name: str) -> Band:
         nodata=0,
         scale=ST_SCALE if thermal else SR_SCALE,
         offset=ST_OFFSET if thermal else SR_OFFSET,
-        norm_mean=295.0 if thermal else 0.15,
-        norm_std=15.0 if thermal else 0.10,
+        norm_mean=mean,
+        norm_std=std,
         description=f"OLI/TIRS {name} ({common}), Collection 2 Level-2",
     )
 

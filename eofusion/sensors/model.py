@@ -37,6 +37,18 @@ class BandKind(StrEnum):
 # Electromagnetic-spectrum kinds: their bands have a centre wavelength and a spectral response.
 SPECTRAL_KINDS = frozenset({BandKind.REFLECTANCE, BandKind.BRIGHTNESS_TEMPERATURE})
 
+# Values a band of each kind can physically take, in the units a cube reads them (reflectance after scale
+# and offset, SAR backscatter as linear power, heights in metres, kelvin). Wide on purpose: they catch a
+# decoding gone wrong (random bytes read as float32 reach 1e38), not unusual ground. Reflectance: bright
+# snow and specular glints exceed 1, atmospheric over-correction goes slightly below 0. Backscatter: -60 dB
+# to +40 dB. Heights: the Dead Sea shore to above Everest. Brightness temperature: 150-400 K.
+PHYSICAL_RANGE: dict[BandKind, tuple[float, float]] = {
+    BandKind.REFLECTANCE: (-0.5, 2.5),
+    BandKind.BACKSCATTER: (0.0, 1e4),
+    BandKind.ELEVATION: (-500.0, 9000.0),
+    BandKind.BRIGHTNESS_TEMPERATURE: (150.0, 400.0),
+}
+
 
 @dataclass(frozen=True)
 class SpectralResponse:
@@ -166,6 +178,11 @@ class Band:
         if self.resolution_m <= 0 or self.norm_std <= 0:
             raise SensorRegistrationError(f"{where}: resolution_m and norm_std must be positive.")
         np.dtype(self.dtype)  # raises TypeError for a dtype numpy does not know
+
+    @property
+    def physical_range(self) -> tuple[float, float] | None:
+        """``(low, high)`` the band's values can physically take (see :data:`PHYSICAL_RANGE`); None for masks."""
+        return PHYSICAL_RANGE.get(self.kind)
 
     @property
     def is_spectral(self) -> bool:

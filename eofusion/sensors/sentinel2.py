@@ -15,6 +15,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from eofusion.sensors.model import Band, BandKind, Sensor
+from eofusion.sensors.reflectance import reflectance_norm
 
 # DN -> reflectance for L1C (TOA) and L2A (BOA) products.
 REFLECTANCE_SCALE = 1e-4
@@ -32,12 +33,6 @@ _EXTRA_ALIASES = {"B05": ("rededge1",), "B06": ("rededge2",), "B07": ("rededge3"
 _RESOLUTION_M = {
     "B01": 60, "B02": 10, "B03": 10, "B04": 10, "B05": 20, "B06": 20, "B07": 20, "B08": 10, "B8A": 20,
     "B09": 60, "B10": 60, "B11": 20, "B12": 20,
-}  # fmt: skip
-# Typical L2A surface reflectance (mean, std) over land; used only to standardise model inputs.
-_NORM = {
-    "B01": (0.13, 0.09), "B02": (0.12, 0.09), "B03": (0.11, 0.08), "B04": (0.11, 0.09), "B05": (0.14, 0.09),
-    "B06": (0.21, 0.09), "B07": (0.24, 0.10), "B08": (0.25, 0.10), "B8A": (0.26, 0.10), "B09": (0.26, 0.10),
-    "B10": (0.02, 0.02), "B11": (0.20, 0.10), "B12": (0.14, 0.09),
 }  # fmt: skip
 
 # (centre nm, FWHM nm) per satellite.
@@ -119,7 +114,7 @@ def _band(sensor: str, name: str) -> Band:
     res = _RESOLUTION_M[name]
     aliases = (f"B{number}", *(f"{name}_{r}m" for r in (10, 20, 60)), *_EXTRA_ALIASES.get(name, ()))
     approx = " (centre/FWHM approximate)" if sensor in APPROXIMATE_SPECTRA else ""
-    mean, std = _NORM[name]
+    mean, std = reflectance_norm(centre)  # by wavelength, shared with every optical sensor
     return Band(
         name=name,
         kind=BandKind.REFLECTANCE,

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from eofusion.config import read_yaml_mapping, validation_message
 from eofusion.errors import ConfigError, SensorRegistrationError
 from eofusion.sensors.model import Band, BandKind, Sensor
+from eofusion.sensors.reflectance import reflectance_norm
 from eofusion.sensors.registry import REGISTRY, SensorRegistry
 
 
@@ -31,9 +32,21 @@ class _BandSpec(BaseModel):
     nodata: float | None = None
     scale: float = 1.0
     offset: float = 0.0
-    norm_mean: float = 0.0
-    norm_std: float = Field(default=1.0, gt=0)
+    # Unset on a reflectance band: the wavelength's surface-reflectance statistics (sensors/reflectance.py),
+    # so a user's sensor enters the model on the same scale as the sensors it was trained on; else 0 / 1.
+    norm_mean: float | None = None
+    norm_std: float | None = Field(default=None, gt=0)
     description: str = ""
+
+    def band(self) -> Band:
+        """The registry band; standardisation statistics filled in as described on ``norm_mean``."""
+        mean, std = 0.0, 1.0
+        if self.kind is BandKind.REFLECTANCE and self.centre_nm is not None:
+            mean, std = reflectance_norm(self.centre_nm)
+        fields = self.model_dump()
+        fields["norm_mean"] = mean if self.norm_mean is None else self.norm_mean
+        fields["norm_std"] = std if self.norm_std is None else self.norm_std
+        return Band(**fields)
 
 
 class _SensorSpec(BaseModel):
@@ -58,7 +71,7 @@ def sensor_from_dict(spec: Mapping[str, Any], source: str = "mapping") -> Sensor
     except ValidationError as err:
         raise ConfigError(validation_message(err, f"Invalid sensor definition in {source}")) from None
     try:
-        bands = tuple(Band(**b.model_dump()) for b in parsed.bands)
+        bands = tuple(b.band() for b in parsed.bands)
         return Sensor(
             name=parsed.name,
             family=parsed.family or parsed.name,

@@ -16,7 +16,8 @@ eofusion's model (:class:`~eofusion.models.heads.SegmentationModel`) is trained 
 chip per step, decoded from one embedding pass (:meth:`~eofusion.models.heads.SegmentationModel.forward_views`):
 the sampled subset, and one sensor alone drawn uniformly (weighted by ``single_sensor_weight``). The
 single-sensor maps are the hardest (and what a user gets under clouds or from a partial archive); with
-uniform subsets alone each sensor would be seen on its own in only ~5 % of the chips.
+uniform subsets alone each sensor would be seen on its own in only ~5 % of the chips. Its inputs can also be
+augmented per sensor with band subsets (``band_dropout``, off by default: see :mod:`eofusion.training.augment`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from torch.utils.data import DataLoader, Dataset
 from eofusion.errors import ConfigError
 from eofusion.models.heads import SegmentationModel
 from eofusion.models.inputs import SensorInput, collate_samples
+from eofusion.training.augment import augment_inputs
 from eofusion.training.metrics import SegmentationMetric, SegmentationScores
 
 logger = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ class FinetuneConfig:
     sensor_dropout: float = 0.75
     subset_sampling: SubsetSampling = "example"
     single_sensor_weight: float = 0.5
+    band_dropout: float = 0.0  # eofusion's model: chance per sensor and step of a band subset (training/augment.py)
     balanced_weights: bool = True
     ignore_index: int = 255
     seed: int = 0
@@ -132,6 +135,7 @@ def _loss(
     keys = list(inputs)
     batch = int(target.shape[0])
     if isinstance(model, SegmentationModel):
+        inputs = augment_inputs(inputs, band_dropout=config.band_dropout, generator=generator)
         p = config.sensor_dropout if len(keys) > 1 else 0.0
         views = [subset_view(keys, batch, p, generator)]
         if config.single_sensor_weight > 0 and len(keys) > 1:

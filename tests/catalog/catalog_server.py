@@ -147,10 +147,13 @@ class FailingServer:
     """An HTTP server on 127.0.0.1 answering requests with one error status; counts the requests.
 
     With ``landing=True`` it serves a valid STAC API landing page on ``GET /`` (so a client opens it) and
-    fails only the searches: what a real API does when its database is overloaded.
+    fails only the searches: what a real API does when its database is overloaded. ``body`` replaces the
+    answer's body (e.g. status 200 with a body that is not JSON, or not valid STAC).
     """
 
-    def __init__(self, status: int = 503, landing: bool = False, delay_s: float = 0.0) -> None:
+    def __init__(
+        self, status: int = 503, landing: bool = False, delay_s: float = 0.0, body: bytes | None = None
+    ) -> None:
         self.status = status
         self.requests: list[str] = []
         owner = self
@@ -165,7 +168,7 @@ class FailingServer:
                     return
                 owner.requests.append(f"{self.command} {self.path}")
                 time.sleep(delay_s)  # longer than the client's timeout: a hanging server
-                self._send(owner.status, b'{"code": "Unavailable", "description": "try later"}')
+                self._send(owner.status, body or b'{"code": "Unavailable", "description": "try later"}')
 
             def _send(self, status: int, body: bytes) -> None:
                 with contextlib.suppress(OSError):  # the client may have given up (timeout) already

@@ -9,7 +9,7 @@ import pytest
 import rasterio
 
 from eofusion.catalog import EmbeddedCatalog, build_items, normalize_item, search, write_catalog
-from eofusion.errors import InputDataError, OutputLocationError, SkippedInputWarning
+from eofusion.errors import CatalogError, InputDataError, OutputLocationError, SkippedInputWarning
 
 
 @pytest.mark.real_data
@@ -100,3 +100,18 @@ def test_build_errors(tmp_path: Path) -> None:
     (out / "keep.txt").write_text("x")
     with pytest.raises(OutputLocationError, match="not empty"):
         write_catalog(build_items([_write(tmp_path / "S2B_20240502_B04.tif", True)]).items, out)
+
+
+def test_item_ids_that_would_escape_the_catalog_folder_are_made_safe(tmp_path: Path) -> None:
+    files = tmp_path / "in"
+    files.mkdir()
+    dotted = _write(files / "...tif", georeferenced=True)  # stem "..": it was the item id, and a folder name
+    item = build_items([dotted], sensor="copernicus-dem", acquired="2020-01-01").items[0]
+    assert item.id not in {".", ".."} and "/" not in item.id and not item.id.startswith(".")
+    out = tmp_path / "nest" / "catalog"
+    write_catalog([item], out)
+    written = {p.relative_to(tmp_path).parts[:2] for p in tmp_path.rglob("*.json")}
+    assert written == {("nest", "catalog")}  # every JSON inside --out
+    item.id = "../escape"
+    with pytest.raises(CatalogError, match=r"cannot be file names"):
+        write_catalog([item], tmp_path / "other")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -46,6 +47,23 @@ def test_hanging_server_times_out_and_is_retried() -> None:
             StacApiCatalog(server.url, options=options).search(make_query())
         assert time.monotonic() - started < 5
     assert server.requests == ["POST /search"] * 2  # a read timeout on a POST is retried too
+
+
+def test_an_answer_that_is_not_json_is_retried_then_named() -> None:
+    with FailingServer(200, landing=True, body=b"<html>proxy login</html>") as server:
+        expected = rf"{server.url} answered to search .* not JSON, 3 times"
+        with pytest.raises(CatalogError, match=expected):
+            StacApiCatalog(server.url, options=FAST).search(make_query())
+    assert server.requests == ["POST /search"] * 3  # the first try + 2 retries
+
+
+def test_an_invalid_item_is_a_catalog_error_naming_the_api() -> None:
+    broken = {"type": "FeatureCollection", "features": [{"type": "Feature", "stac_version": "1.0.0"}], "links": []}
+    with FailingServer(200, landing=True, body=json.dumps(broken).encode()) as server:
+        expected = rf"{server.url} sent an invalid STAC document to search"
+        with pytest.raises(CatalogError, match=expected):
+            StacApiCatalog(server.url, options=FAST).search(make_query())
+    assert server.requests == ["POST /search"]  # not retried: the server would send it again
 
 
 def test_refused_connection_fails_in_bounded_time() -> None:

@@ -139,7 +139,21 @@ def test_corrupt_input_cog_fails_tiles_with_a_clear_message(tmp_path: Path, smal
     manifest = json.loads((tmp_path / "bad" / "run-manifest.json").read_text())
     errors = [t["error"] for t in manifest["tiles"].values()]
     assert all("B04" in e for e in errors), errors
+    assert all("catalog.on_error: skip" in e for e in errors), errors  # the fix, in the job spec's terms
     assert "Traceback" not in result.stderr
+
+    data = yaml.safe_load(job.read_text())
+    data["catalog"]["on_error"] = "skip"  # what the message says: the tiles are made without that band
+    job.write_text(yaml.safe_dump(data))
+    again = subprocess.run([sys.executable, "-m", "eofusion", "run", str(job), "--json"],
+                           capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    assert again.returncode == 0, again.stderr[-2000:]
+    tiles = json.loads((tmp_path / "bad" / "run-manifest.json").read_text())["tiles"].values()
+    for tile in tiles:
+        skipped = tile["metrics"]["skipped_inputs"]
+        assert [s["band"] for s in skipped] == ["B04"] and str(b04) == skipped[0]["href"]
+        item = json.loads(Path(tile["outputs"]["item"]).read_text())
+        assert item["properties"]["eofusion:skipped_inputs"] == skipped  # where a map's user looks
 
 
 def test_unwritable_output_and_missing_model_fail_before_work(tmp_path: Path, small_world, checkpoint: Path) -> None:  # type: ignore[no-untyped-def]
@@ -152,3 +166,28 @@ def test_unwritable_output_and_missing_model_fail_before_work(tmp_path: Path, sm
     with pytest.raises(CheckpointError, match="does not exist"):
         run_spec(missing)
     assert not (tmp_path / "out3" / "tiles").exists()
+
+
+@pytest.mark.slow
+def test_a_changed_time_range_into_the_same_folder_replaces_tiles_and_mosaic(  # type: ignore[no-untyped-def]
+    tmp_path: Path, small_world, checkpoint: Path, dask_client
+) -> None:
+    job = write_job(tmp_path, small_world, checkpoint, "out")
+    first = run_spec(load_job_spec(job), client=dask_client)
+    assert first.ok
+    data = yaml.safe_load(job.read_text())
+    data["time"]["start"] = "2024-05-01"  # fewer dates: other tile cubes, other maps
+    job.write_text(yaml.safe_dump(data))
+    spec = load_job_spec(job)
+    second = run_spec(spec, client=dask_client)
+    assert second.ok, {t: r.error for t, r in second.tiles.items()}  # was: "pass --overwrite" on every tile
+    assert second.ids(TileStatus.DONE) == sorted(job_tiles(spec))
+    manifest = json.loads((spec.outputs.dir / "run-manifest.json").read_text())
+    assert manifest["config_hash"] == spec.config_hash() and Path(manifest["outputs"]["mosaic"]).exists()
+
+    data["time"] = {"start": "2019-01-01", "end": "2019-12-31"}  # no item at all: every tile fails
+    job.write_text(yaml.safe_dump(data))
+    third = run_spec(load_job_spec(job), client=dask_client)
+    assert len(third.ids(TileStatus.FAILED)) == len(job_tiles(spec))
+    assert not (spec.outputs.dir / "mosaic.tif").exists()  # the earlier configuration's mosaic is not served
+    assert "mosaic" not in json.loads((spec.outputs.dir / "run-manifest.json").read_text())["outputs"]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from eofusion.errors import ConfigError
+from eofusion.errors import ConfigError, GridError
 from eofusion.pipeline import load_job_spec
+from eofusion.pipeline.jobs import job_tiles
 
 BASE = {
     "name": "demo",
@@ -42,12 +44,38 @@ def test_valid_spec_resolves_paths_against_the_file(tmp_path: Path) -> None:
         ({"aoi": {"bbox": [1.43, 43.5, 1.40, 43.52]}}, "min < max"),
         ({"aoi": {"bbox": [1, 2, 3, 4], "tiles": ["x"]}}, "exactly one"),
         ({"name": "bad name!"}, "name"),
+        ({"aoi": {"tiles": ["32631_2560m_x117_y1876\n"]}}, "is not a tile id"),  # trailing newline
+        ({"aoi": {"tiles": ["../32631_2560m_x117_y1876"]}}, "is not a tile id"),  # path segments
+        ({"aoi": {"tiles": ["32631_2560m_x117_y1876/x"]}}, "is not a tile id"),
     ],
 )
 def test_invalid_specs_name_the_key(tmp_path: Path, change: dict, message: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(ConfigError, match=message) as info:
         load_job_spec(write(tmp_path, {**BASE, **change}))
     assert str(tmp_path / "job.yaml") in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"tiling": {"tile_size_m": 0.001}},  # ~1e13 tiles over the bbox
+        {"aoi": {"bbox": [-180, -80, 180, 80]}, "tiling": {"crs": "EPSG:3857"}},  # the whole globe
+    ],
+)
+def test_jobs_spanning_too_many_tiles_are_refused_before_enumerating(tmp_path: Path, change: dict) -> None:  # type: ignore[type-arg]
+    spec = load_job_spec(write(tmp_path, {**BASE, **change}))
+    started = time.perf_counter()
+    with pytest.raises(GridError, match=r"more than the limit of 10000: use a larger tile size"):
+        job_tiles(spec)
+    assert time.perf_counter() - started < 5  # refused at once, not after enumerating
+
+
+def test_the_tile_limit_is_a_setting(tmp_path: Path) -> None:
+    spec = load_job_spec(write(tmp_path, {**BASE, "tiling": {"tile_size_m": 320, "max_tiles": 2}}))
+    with pytest.raises(GridError, match="limit of 2"):
+        job_tiles(spec)
+    wider = load_job_spec(write(tmp_path, {**BASE, "tiling": {"tile_size_m": 320, "max_tiles": 1000}}))
+    assert len(job_tiles(wider)) > 2
 
 
 def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import rasterio
 from rasterio.errors import RasterioIOError
 
 from eofusion.errors import InputDataError
+from eofusion.fingerprint import asset_identity
 from eofusion.mapping import MapLegend, write_class_map
 from eofusion.pipeline import TileResult, TileTask
 
@@ -35,4 +36,13 @@ def threshold_processor(task: TileTask) -> TileResult:
     geobox = task.grids.geobox("s2")
     tile_dir = task.out_dir / "tiles" / task.tile_id
     files = write_class_map(classes, geobox, tile_dir / "landcover.tif", LEGEND)
-    return TileResult(outputs={"classes": str(files.classes)}, metrics={"mean_class": float(classes.mean())})
+    return TileResult(
+        outputs={"classes": str(files.classes)},
+        metrics={"mean_class": float(classes.mean())},
+        inputs=threshold_inputs(task),
+    )
+
+
+def threshold_inputs(task: TileTask) -> str:
+    """The identity of the tile's input file (what :func:`threshold_processor` reads)."""
+    return asset_identity(f"{task.spec.catalog.source}/{task.tile_id}.tif")
