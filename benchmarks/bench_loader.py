@@ -160,7 +160,7 @@ class FlushedGdalCache:
     """A torchgeo dataset whose chips each start with an empty GDAL block cache (no reuse across chips).
 
     Within a chip GDAL keeps its default cache, so each source block is decoded once per chip, as
-    eofusion's reader decodes each Zarr chunk once per chip with its chunk cache off.
+    eofusion's cube decodes each Zarr chunk once per chip with its chunk cache off.
     """
 
     def __init__(self, dataset: Any, cache_bytes: int) -> None:
@@ -201,19 +201,19 @@ def chips_per_second(
 def training_step_vs_load(store: Path, world: Any, batch_size: int, steps: int) -> tuple[float, float, int]:
     """Median seconds of one forward/backward/AdamW step of the tiny land-cover model, and of loading its batch."""
     import torch
-    from odc.geo.geobox import GeoBox
     from torch.utils.data import DataLoader
 
+    from eofusion.cube import open_cube
     from eofusion.models import model_config
-    from eofusion.training.cube_dataset import IGNORE_INDEX, CubeChipReader, LabelRaster
+    from eofusion.training.cube_dataset import IGNORE_INDEX, LabelRaster
     from eofusion.training.geodataset import CubeGeoDataset, collate_geo_samples
     from eofusion.training.landcover import ClassTable, landcover_model
 
-    reader = CubeChipReader(store, cache_bytes=0)
+    cube = open_cube(store, cache_bytes=0)
     classes = ClassTable.from_mapping(world.class_names, world.class_colours)
-    geobox = GeoBox.from_bbox(reader.bounds, reader.crs, resolution=10.0, tight=True)
+    geobox = cube.geobox(10.0)
     labels = LabelRaster(classes.to_indices(world.rasterize_landcover(geobox)), geobox)
-    dataset = CubeGeoDataset(reader, labels)
+    dataset = CubeGeoDataset(cube, labels)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         boxes = list(random_sampler(dataset, batch_size * (steps + 1), seed=7))
@@ -253,7 +253,7 @@ def main() -> None:
 
     import torch
 
-    from eofusion.training.cube_dataset import CubeChipReader
+    from eofusion.cube import open_cube
     from eofusion.training.geodataset import CubeGeoDataset, collate_geo_samples
 
     torch.set_num_threads(1)
@@ -267,9 +267,9 @@ def main() -> None:
     warped = make_warped(args.workdir, cogs, other)
     native_root = cogs[0].parent.parent
     series = args.dates > 1
-    cold = CubeGeoDataset(CubeChipReader(store, cache_bytes=0))
-    warm = CubeGeoDataset(CubeChipReader(store))
-    meta = CubeChipReader(store).groups["s2"]
+    cold = CubeGeoDataset(open_cube(store, cache_bytes=0))
+    warm = CubeGeoDataset(open_cube(store))
+    meta = open_cube(store).groups["s2"]
     print(
         f"world {args.size_m:.0f} m = {meta.shape[0]}x{meta.shape[1]} px at 10 m, {args.dates} date(s), "
         f"bands {', '.join(BANDS)}; chips {CHIP_PX}x{CHIP_PX} px ([T={args.dates}, 4, {CHIP_PX}, {CHIP_PX}]); "
@@ -292,7 +292,7 @@ def main() -> None:
     print(
         "cold: no decoded block reused across chips (eofusion's chunk cache off; GDAL's block cache emptied "
         "before each chip), as in an epoch over an area larger than the caches; warm: eofusion's "
-        f"{warm.reader.cache_bytes / 2**20:.0f} MiB chunk cache, GDAL's {gdal_default / 2**20:.0f} MiB block "
+        f"{warm.cube.cache_bytes / 2**20:.0f} MiB chunk cache, GDAL's {gdal_default / 2**20:.0f} MiB block "
         "cache (this small area fits in both)"
     )
     for ds, collate, flush in loaders.values():  # warm the page cache and the file handles

@@ -34,6 +34,7 @@ from typing import Any
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from eofusion.cube import open_cube
 from eofusion.models.inputs import SensorInput
 from eofusion.pipeline.demo import DemoConfig, prepare_world, training_cube
 from eofusion.pipeline.demo_unseen import unseen_cube
@@ -45,7 +46,7 @@ from eofusion.pipeline.training_run import (
     run_training,
     subset_label,
 )
-from eofusion.training.cube_dataset import CubeChipReader, LabelledCubeDataset
+from eofusion.training.cube_dataset import LabelledCubeDataset
 from eofusion.training.finetune import evaluate
 from eofusion.training.landcover import load_baseline_model, load_landcover_model
 
@@ -125,8 +126,8 @@ def _unseen(
     k = len(data.classes.ids)
     fused, _, _ = load_landcover_model(spec.outputs.dir / "model.safetensors")
     dofa = load_baseline_model(spec.outputs.dir / "baseline-dofa.safetensors")
-    reader = CubeChipReader(store, groups=["landsat", "aerial", "s1", "dsm"])
-    other = LabelledCubeDataset(reader, data.labels, data.test_windows)
+    cube = open_cube(store, groups=["landsat", "aerial", "s1", "dsm"])
+    other = LabelledCubeDataset(cube, data.labels, data.test_windows)
     rename = {"landsat_for_s2": ("s2", "landsat"), "naip_for_aerial": ("aerial", "aerial")}
     out: dict[str, dict[str, Any]] = {}
     for key, (seen, unseen) in rename.items():

@@ -10,7 +10,7 @@ its peak RSS (``ru_maxrss``) is that run's alone; the model is the random-init t
 (``torch.manual_seed(0)``): throughput is measured, not accuracy. Only ``predict_to_cog`` is timed (after a
 one-batch warm-up forward pass; best of ``--repeat`` runs; ``--threads`` torch threads, default 1 so that CPU
 time is not inflated by threads spinning while a busy machine preempts their peers). "RSS growth" is the
-peak minus the RSS just before prediction (model, torch and the cube reader resident), i.e. what prediction
+peak minus the RSS just before prediction (model, torch and the opened cube resident), i.e. what prediction
 itself added. Window counts do not grow exactly with area (the last window of a row/column is snapped
 back to the edge, so small AOIs overlap more), hence
 the table also shows CPU time per window. Each map also has a fixed cost (COG and overview finishing,
@@ -123,33 +123,34 @@ def build_cube(case: Case, side_m: float, store: Path, seed: int) -> None:
 
 # ------------------------------------------------------------------------------------------- child process
 def run_prediction(case: Case, store: Path, out: Path, threads: int = 1, repeat: int = 2) -> dict[str, Any]:
-    """Load the model and reader, warm up, then time ``predict_to_cog`` (best of ``repeat``; fresh process)."""
+    """Load the model and cube, warm up, then time ``predict_to_cog`` (best of ``repeat``; fresh process)."""
     import torch
 
+    from eofusion.cube import open_cube
     from eofusion.mapping.legend import MapLegend
     from eofusion.mapping.predict import PredictConfig, predict_to_cog, window_starts
     from eofusion.models import collate_samples, model_config
     from eofusion.models.encoder import SpectralEncoder
     from eofusion.models.heads import SegmentationModel
+    from eofusion.models.inputs import read_sample
     from eofusion.training.chips import ChipWindow
-    from eofusion.training.cube_dataset import CubeChipReader
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = SegmentationModel(SpectralEncoder(model_config("tiny", token_m=case.token_m)), NUM_CLASSES).eval()
     legend = MapLegend.from_mapping({i: (f"class{i}", (30 * i, 255 - 30 * i, 128)) for i in range(NUM_CLASSES)})
-    reader = CubeChipReader(store)
-    left, bottom, right, top = reader.bounds
+    cube = open_cube(store)
+    left, bottom, right, top = cube.bounds
     n = round(case.chip_m / case.res_m)
     with torch.no_grad():  # warm-up: first-call allocations and kernel selection are not prediction cost
         window = ChipWindow(left, top, case.chip_m)
-        model(collate_samples([reader.read(window)] * case.batch_size), (n, n))
+        model(collate_samples([read_sample(cube, window)] * case.batch_size), (n, n))
     rss_before = _rss_mb()
     config = PredictConfig(case.chip_m, case.overlap_m, case.batch_size, case.res_m, (case.group,))
     seconds, cpu = float("inf"), float("inf")
     for _ in range(repeat):  # best of n: a busy neighbour only ever adds time
         t0, c0 = time.perf_counter(), _cpu_s()
-        pred = predict_to_cog(model, reader, legend, out, config, probabilities=False)
+        pred = predict_to_cog(model, cube, legend, out, config, probabilities=False)
         seconds, cpu = min(seconds, time.perf_counter() - t0), min(cpu, _cpu_s() - c0)
     step = case.chip_m - case.overlap_m
     windows = len(window_starts(right - left, case.chip_m, step, case.res_m)) * len(

@@ -1,6 +1,14 @@
 """eofusion: multi-sensor Earth-observation fusion.
 
-STAC items -> aligned xarray (nested grids) -> Zarr cube -> torch samples -> model -> land-cover COG.
+The spine, one call per step::
+
+    items = eofusion.search("catalog.parquet", collections=[...], bbox=..., datetime=...)   # STAC items
+    data = eofusion.load(items, grids)            # {"s2": Dataset, ...} aligned on nested grids (lazy)
+    eofusion.build_cube(items, grids, ["s2", "s1"], "cube.zarr")                 # the same, to Zarr
+    cube = eofusion.open_cube("cube.zarr")        # Cube: grids, registry bands, dates, window reads
+    eofusion.predict("model.safetensors", cube, "landcover.tif")                # class-map COG
+    eofusion.run_job("pipelines/demo-landcover.yaml")                          # the whole tiled job
+
 The light parts (sensors, grids, errors) import eagerly; everything else loads on first use, so
 ``import eofusion`` never imports torch.
 """
@@ -20,23 +28,41 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "BandAsset": "eofusion.catalog",
     "NormalizedItem": "eofusion.catalog",
+    "search": "eofusion.catalog",
+    "load": "eofusion.cube.stac_load",
+    "LoadOptions": "eofusion.cube",
+    "build_cube": "eofusion.cube",
+    "Cube": "eofusion.cube",
+    "open_cube": "eofusion.cube",
+    "JobSpec": "eofusion.pipeline",
+    "predict": "eofusion.pipeline.api",
+    "run_job": "eofusion.pipeline.api",
 }
 
 __all__ = [
     "Band",
     "BandAsset",
     "BandKind",
+    "Cube",
     "EofusionError",
     "EofusionWarning",
+    "JobSpec",
+    "LoadOptions",
     "NestedGrids",
     "NormalizedItem",
     "Sensor",
     "TilingScheme",
     "__version__",
+    "build_cube",
     "get_band",
     "get_sensor",
+    "load",
     "nested_grids",
+    "open_cube",
+    "predict",
     "register_sensor",
+    "run_job",
+    "search",
     "utm_crs_for",
 ]
 

@@ -19,6 +19,7 @@ from typing import Any
 from odc.geo import CRS
 from odc.geo.geobox import GeoBox
 from odc.geo.geom import BoundingBox, Geometry, box
+from rasterio.windows import Window
 
 from eofusion.errors import GridError
 
@@ -29,6 +30,9 @@ _TILE_ID = re.compile(r"(?P<epsg>\d{4,6})_(?P<size>\d+(?:\.\d+)?)m_x(?P<ix>-?\d+
 # otherwise enumerate ~1e11 tiles without a word); callers can raise it.
 DEFAULT_MAX_TILES = 10_000
 
+# Tolerance, in pixels, for "this edge lies on a pixel edge".
+_EDGE_TOL = 1e-3
+Bounds = tuple[float, float, float, float]  # left, bottom, right, top (CRS units)
 AOILike = Any  # (minx, miny, maxx, maxy) in EPSG:4326, GeoJSON mapping, shapely geometry, GeoDataFrame, Geometry
 
 
@@ -64,6 +68,48 @@ def as_geometry(aoi: AOILike, crs: Any = "EPSG:4326") -> Geometry:
         f"Cannot use {type(aoi).__name__} as an AOI; give a (minx, miny, maxx, maxy) bbox, a GeoJSON geometry, "
         "a shapely geometry, a GeoDataFrame or a tile id."
     )
+
+
+@dataclass(frozen=True)
+class ChipWindow:
+    """A square ground window: upper-left corner (``left``, ``top``) and side ``size_m`` in CRS units."""
+
+    left: float
+    top: float
+    size_m: float
+
+    @property
+    def bounds(self) -> Bounds:
+        """(left, bottom, right, top)."""
+        return (self.left, self.top - self.size_m, self.left + self.size_m, self.top)
+
+
+def pixel_window(geobox: GeoBox, bounds: Bounds) -> Window:
+    """The pixel window of ``geobox`` whose edges are exactly ``bounds`` (it may reach past the grid).
+
+    The one place where ground coordinates become pixel offsets: every reader and writer of a cube or
+    map takes its windows from here.
+
+    Raises:
+        GridError: An edge of ``bounds`` does not lie on a pixel edge of ``geobox``.
+    """
+    left, bottom, right, top = bounds
+    corners = (geobox.wld2pix(left, top), geobox.wld2pix(right, bottom))
+    (c0, r0), (c1, r1) = ((round(c), round(r)) for c, r in corners)
+    off = max(abs(v - round(v)) for corner in corners for v in corner)
+    if off > _EDGE_TOL or c1 <= c0 or r1 <= r0:
+        raise GridError(
+            f"Bounds {tuple(bounds)} do not lie on the pixel edges of the {abs(geobox.resolution.x):g} m grid "
+            f"{tuple(geobox.boundingbox)}; snap them to the grid (chips snap to the coarsest pixel)."
+        )
+    return Window(c0, r0, c1 - c0, r1 - r0)  # type: ignore[call-arg]
+
+
+def window_bounds(geobox: GeoBox, window: Window) -> Bounds:
+    """(left, bottom, right, top) of a pixel window of ``geobox`` (the inverse of :func:`pixel_window`)."""
+    left, top = geobox.pix2wld(window.col_off, window.row_off)
+    right, bottom = geobox.pix2wld(window.col_off + window.width, window.row_off + window.height)
+    return (float(left), float(bottom), float(right), float(top))
 
 
 def _check_nested(resolutions: Mapping[str, float]) -> None:

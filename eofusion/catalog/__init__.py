@@ -7,7 +7,7 @@ from eofusion.catalog.items import BandAsset, NormalizedItem
 from eofusion.catalog.normalize import normalize_item, normalize_items
 from eofusion.catalog.providers import detect_sensor
 from eofusion.catalog.query import SearchQuery, make_query
-from eofusion.catalog.search import CatalogBackend, open_catalog, search
+from eofusion.catalog.search import CatalogBackend, catalog_file, open_catalog, search
 from eofusion.catalog.sources import CatalogSource, list_catalog_sources, load_catalog_source
 from eofusion.catalog.stac_api import ApiOptions, StacApiCatalog
 from eofusion.catalog.writing import write_catalog, write_geoparquet
@@ -23,6 +23,7 @@ __all__ = [
     "SearchQuery",
     "StacApiCatalog",
     "build_items",
+    "catalog_file",
     "detect_sensor",
     "list_catalog_sources",
     "load_catalog_source",

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -69,6 +70,23 @@ def open_catalog(
     if path.suffix.lower() in (".yaml", ".yml") or (not path.exists() and "/" not in text and "." not in text):
         return open_catalog(load_catalog_source(text), options=options, modifier=modifier)
     return EmbeddedCatalog.open(path)
+
+
+CATALOG_FILE_SUFFIXES = (".parquet", ".geoparquet", ".pq", ".json", ".yaml", ".yml")
+
+
+def catalog_file(source: str) -> Path | None:
+    """The local file or folder a catalog source names, or None for a STAC API URL or a named source.
+
+    A path is anything that is not a URL and has a folder separator or a catalog file suffix (GeoParquet, STAC
+    JSON, a source definition YAML); a bare word such as ``planetary-computer`` names a source in ``catalogs/``.
+    Job and training specs resolve such paths against the spec's folder.
+    """
+    if "://" in source:
+        return None
+    if "/" in source or os.sep in source or Path(source).suffix.lower() in CATALOG_FILE_SUFFIXES:
+        return Path(source)
+    return None
 
 
 def search(

@@ -110,15 +110,14 @@ def build(
     from odc.geo.geom import box
 
     from eofusion.catalog import normalize_items, search
-    from eofusion.cube import LoadOptions, build_cube, group_key
-    from eofusion.cube.build import DEFAULT_RESOLUTIONS
+    from eofusion.cube import LoadOptions, build_cube, default_resolution, group_key, group_keys
     from eofusion.errors import SkippedInputWarning
     from eofusion.grid import NestedGrids, as_geometry
 
     log = logging.getLogger("eofusion.cli.cube")
-    groups = [group_key(s) for s in sensors.split(",") if s]
+    groups = group_keys(s for s in sensors.split(",") if s.strip())
     user_res = {group_key(k): float(v) for k, v in _pairs(resolution, "--resolution").items()}
-    res = {g: user_res.get(g, DEFAULT_RESOLUTIONS.get(g, 10.0)) for g in groups}
+    res = {g: user_res.get(g, default_resolution(g)) for g in groups}
     region = _aoi(aoi, res)
     if isinstance(region, NestedGrids):
         bbox = box(*region.bounds, region.crs).to_crs("EPSG:4326").boundingbox

@@ -136,7 +136,7 @@ def pretrain(
     )  # fmt: skip
     d = cfg.data
     if demo_dir is not None:
-        from eofusion.training.demo_data import demo_world_arrays
+        from eofusion.pipeline.demo_arrays import demo_world_arrays
 
         scene = demo_world_arrays(demo_dir, aerial_m=aerial_m)
     else:

@@ -21,14 +21,14 @@ def run(job: Path, scheduler: str | None, workers: int | None, as_json: bool) ->
     Exits 1 when any tile failed; the run manifest (run-manifest.json in outputs.dir) says which and why.
     """
     from eofusion.pipeline import load_job_spec
-    from eofusion.pipeline.jobs import run_spec
+    from eofusion.pipeline.api import run_job
 
     spec = load_job_spec(job)
     overrides = {k: v for k, v in {"scheduler": scheduler, "workers": workers}.items() if v is not None}
     if overrides:
         spec = spec.model_copy(update={"run": spec.run.model_copy(update=overrides)})
 
-    manifest = run_spec(spec)  # the runner logs every tile (with --log-format json: machine-readable)
+    manifest = run_job(spec)  # the runner logs every tile (with --log-format json: machine-readable)
     summary = manifest.summary()
     if as_json:
         echo_json(summary)
@@ -39,5 +39,10 @@ def run(job: Path, scheduler: str | None, workers: int | None, as_json: bool) ->
         )
         for key, value in summary["outputs"].items():
             click.echo(f"  {key}: {value}")
+        if summary["model"]:
+            from eofusion.training.checkpoints import describe_inputs
+
+            click.echo(f"  model: {summary['model']['checkpoint']}")
+            click.echo(f"    trained on {describe_inputs(summary['model']['trained_on'])}")
     if not manifest.ok:
         raise click.exceptions.Exit(1)

@@ -4,19 +4,34 @@ The public functions::
 
     ds = load_aligned(items, grids, sensor="s2")          # lazy, aligned, physical units
     write_cube({"s2": ds, ...}, "cube.zarr")              # resumable, on Dask
-    tree = open_cube("cube.zarr")                         # validated DataTree
+    cube = open_cube("cube.zarr")                         # validated Cube: grids, bands, window reads
 """
 
 from eofusion.cube.build import build_cube
-from eofusion.cube.groups import GROUP_OF_FAMILY, SINGLE_DATE_GROUPS, choose_resampling, group_key
+from eofusion.cube.chunks import DEFAULT_CACHE_BYTES, CacheInfo
+from eofusion.cube.cube import Cube, CubeGroup, open_cube
+from eofusion.cube.groups import (
+    DEFAULT_RESOLUTIONS,
+    GROUP_OF_FAMILY,
+    SINGLE_DATE_GROUPS,
+    choose_resampling,
+    default_resolution,
+    group_key,
+    group_keys,
+)
 from eofusion.cube.load import LoadOptions, composite, load_aligned, solar_day
 from eofusion.cube.reader import read_asset
-from eofusion.cube.schema import cube_info, open_cube, validate_cube
+from eofusion.cube.schema import cube_info, open_datatree, validate_cube
 from eofusion.cube.store import CubeSummary, append_cube, write_cube
 
 __all__ = [
+    "DEFAULT_CACHE_BYTES",
+    "DEFAULT_RESOLUTIONS",
     "GROUP_OF_FAMILY",
     "SINGLE_DATE_GROUPS",
+    "CacheInfo",
+    "Cube",
+    "CubeGroup",
     "CubeSummary",
     "LoadOptions",
     "append_cube",
@@ -24,9 +39,12 @@ __all__ = [
     "choose_resampling",
     "composite",
     "cube_info",
+    "default_resolution",
     "group_key",
+    "group_keys",
     "load_aligned",
     "open_cube",
+    "open_datatree",
     "read_asset",
     "solar_day",
     "validate_cube",

@@ -12,19 +12,16 @@ from typing import Any
 
 import zarr
 
-from eofusion.catalog import NormalizedItem
+from eofusion.catalog.coerce import ItemsLike, as_normalized_items
 from eofusion.cube.block import collect_skips
-from eofusion.cube.groups import group_key
+from eofusion.cube.groups import default_resolution, group_key, group_keys
 from eofusion.cube.load import LoadOptions, load_aligned
 from eofusion.cube.store import CubeSummary, ProgressFn, write_cube
 from eofusion.grid import AOILike, NestedGrids, nested_grids
 
-# Pixel size per group when none is given: native S1/S2, 1 m elevation, 0.2 m aerial (all nested).
-DEFAULT_RESOLUTIONS: Mapping[str, float] = {"s2": 10.0, "s1": 10.0, "landsat": 30.0, "dsm": 1.0, "aerial": 0.2}
-
 
 def build_cube(
-    items: Sequence[NormalizedItem],
+    items: ItemsLike,
     aoi: AOILike | NestedGrids,
     sensors: Sequence[str],
     store: str | os.PathLike[str],
@@ -41,7 +38,8 @@ def build_cube(
     """Build (or resume) a cube of the given sensor groups over an AOI.
 
     Args:
-        items: Normalised items of any sensors (those of other groups are ignored).
+        items: STAC items of any sensors (pystac Items, an ItemCollection, dicts or NormalizedItems; items
+            of other groups are ignored).
         aoi: An AOI (bbox in EPSG:4326, GeoJSON, GeoDataFrame) or ready nested grids.
         sensors: Group names (``s2``, ``s1``, ``aerial``, ``dsm``...).
         store: Output Zarr directory.
@@ -54,12 +52,14 @@ def build_cube(
         progress: Called with (blocks done, blocks total).
         memory_limit: Worker memory limit of a new LocalCluster.
     """
-    groups = [group_key(s) for s in sensors]
-    res = {g: float((resolutions or {}).get(g, DEFAULT_RESOLUTIONS.get(g, 10.0))) for g in groups}
+    normalised = as_normalized_items(items)
+    groups = group_keys(sensors)
+    user = {group_key(k): float(v) for k, v in (resolutions or {}).items()}
+    res = {g: user.get(g, default_resolution(g)) for g in groups}
     grids = aoi if isinstance(aoi, NestedGrids) else nested_grids(aoi, res, crs=crs)
     records = skip_records_dir(store)
     options = replace(options or LoadOptions(), skip_records=str(records))
-    datasets = {g: load_aligned(items, grids, g, (bands or {}).get(g), options) for g in groups}
+    datasets = {g: load_aligned(normalised, grids, g, (bands or {}).get(g), options) for g in groups}
     summary = write_cube(
         datasets, store, scheduler=scheduler, overwrite=overwrite, progress=progress, memory_limit=memory_limit
     )

@@ -7,7 +7,7 @@ single-date: every item is mosaicked into one time step; the others are time ser
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from rasterio.enums import Resampling
 
@@ -32,6 +32,10 @@ _GROUP_ALIASES: Mapping[str, str] = {
     "landsat": "landsat",
 }  # fmt: skip
 SINGLE_DATE_GROUPS = frozenset({"aerial", "dsm"})
+# Default pixel size per group, the one definition used by cube builds, job specs and the demo. Aerial
+# defaults to 1 m, the grid the land-cover model maps on (0.2 m, IGN's native pixel, makes cubes 25x larger:
+# ask for it with resolutions / --resolution aerial=0.2).
+DEFAULT_RESOLUTIONS: Mapping[str, float] = {"s2": 10.0, "s1": 10.0, "landsat": 30.0, "aerial": 1.0, "dsm": 1.0}
 RESAMPLING_NAMES = ("nearest", "bilinear", "cubic", "average", "mode", "min", "max", "med")
 
 
@@ -43,6 +47,27 @@ def group_key(name: str) -> str:
         raise ConfigError(
             f"Unknown sensor group {name!r}; use one of {', '.join(sorted(set(_GROUP_ALIASES.values())))}."
         ) from None
+
+
+def group_keys(names: Iterable[str]) -> tuple[str, ...]:
+    """Users' sensor names (``Sentinel-2``, ``s2``, ``naip``...) -> cube group keys, in order, without repeats.
+
+    The one normalisation of a sensor selection: CLI options and specs call it at the edge, and the keys
+    travel unchanged to the cube, the chip reader and the model.
+    """
+    keys: list[str] = []
+    for name in names:
+        key = group_key(name)
+        if key not in keys:
+            keys.append(key)
+    if not keys:
+        raise ConfigError("No sensor given; name at least one of " + ", ".join(sorted(set(_GROUP_ALIASES.values()))))
+    return tuple(keys)
+
+
+def default_resolution(group: str) -> float:
+    """The default pixel size of a group (see :data:`DEFAULT_RESOLUTIONS`)."""
+    return DEFAULT_RESOLUTIONS[group_key(group)]
 
 
 def item_group(item: NormalizedItem) -> str | None:

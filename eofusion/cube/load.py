@@ -9,7 +9,6 @@ coordinates ``time`` (solar-day mosaics; one step for single-date groups), ``ban
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import warnings
@@ -30,6 +29,7 @@ from odc.geo.xr import xr_coords
 
 import eofusion
 from eofusion.catalog import BandAsset, NormalizedItem
+from eofusion.config import short_hash
 from eofusion.cube.block import BlockPlan, Slot, load_block
 from eofusion.cube.groups import SINGLE_DATE_GROUPS, choose_resampling, default_bands, group_key, item_group
 from eofusion.cube.masking import check_bits, cloud_mask_rule
@@ -325,7 +325,7 @@ def load_aligned(
         "skipped": skipped,
         "version": eofusion.__version__,
     }
-    config_hash = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    config_hash = short_hash(config)
 
     cs = max(1, opts.chunk_size)
     ny, nx = geobox.shape
@@ -399,9 +399,7 @@ def composite(ds: xr.Dataset, how: Literal["median", "mean"] = "median", freq: s
         {
             "eofusion:composite": spec,
             "eofusion:items": json.dumps([[i for k in m for i in slots[k]] for m in members] if slots else []),
-            "eofusion:config_hash": hashlib.sha256(
-                f"{ds.attrs.get('eofusion:config_hash')}|{spec}".encode()
-            ).hexdigest()[:16],
+            "eofusion:config_hash": short_hash([ds.attrs.get("eofusion:config_hash"), spec]),
         }
     )
     return result

@@ -64,8 +64,8 @@ def validate_cube(store: str | os.PathLike[str]) -> list[str]:
     return problems
 
 
-def open_cube(store: str | os.PathLike[str], *, validate: bool = True) -> xr.DataTree:
-    """Open a cube as a DataTree (one node per sensor group), CRS decoded from ``spatial_ref``.
+def open_datatree(store: str | os.PathLike[str], *, validate: bool = True) -> xr.DataTree:
+    """Open a cube's store as a DataTree (one node per sensor group), CRS decoded from ``spatial_ref``.
 
     Raises:
         CubeSchemaError: The store is missing, not an eofusion cube, unfinished, or a group is malformed;

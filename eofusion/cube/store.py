@@ -20,7 +20,6 @@ or the interruption, so a resumed cube is identical to an uninterrupted one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -39,6 +38,7 @@ from zarr.codecs import BloscCodec
 
 import eofusion
 from eofusion.atomic import touch_atomic
+from eofusion.config import short_hash
 from eofusion.cube.scheduler import dask_client, run_tasks
 from eofusion.errors import CubeError, OutputLocationError
 from eofusion.locking import exclusive_writer
@@ -91,7 +91,7 @@ def _build_hash(datasets: Mapping[str, xr.Dataset]) -> str:
     parts = {g: str(ds.attrs.get("eofusion:config_hash", "")) for g, ds in sorted(datasets.items())}
     if not all(parts.values()):
         parts = {g: tokenize(ds) for g, ds in sorted(datasets.items())}
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+    return short_hash(parts)
 
 
 def _root_attrs(path: Path) -> dict[str, Any] | None:

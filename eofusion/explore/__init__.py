@@ -3,7 +3,7 @@
 Importing this package registers the accessor (``import eofusion`` alone does not, so it stays light)::
 
     import eofusion.explore
-    s2 = open_cube("cube.zarr")["s2"].to_dataset()
+    s2 = open_cube("cube.zarr").dataset("s2")
     s2.eofusion.bands()                 # band identity: sensor, centre/bandwidth (nm), kind, units
     s2.eofusion.plot_rgb()              # true colour of the clearest date
     s2.eofusion.ndvi()                  # [time, y, x]

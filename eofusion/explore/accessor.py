@@ -41,7 +41,7 @@ class _Accessor:
             if "data" not in obj:
                 raise ConfigError(
                     f"This Dataset has no 'data' variable (it has {', '.join(map(str, obj.data_vars))}); "
-                    "use a cube group, e.g. open_cube(store)['s2'].to_dataset()."
+                    "use a cube group, e.g. open_cube(store).dataset('s2')."
                 )
             return obj["data"]
         return obj

@@ -12,7 +12,7 @@ from typing import Any
 
 import xarray as xr
 
-from eofusion.cube import cube_info
+from eofusion.cube import Cube, cube_info
 from eofusion.grid import NestedGrids
 from eofusion.pipeline import JobSpec
 
@@ -80,7 +80,7 @@ def summarize_cube(store: str | os.PathLike[str]) -> Summary:
 
 
 def summarize_tree(tree: xr.DataTree) -> Summary:
-    """Groups, bands and dates of an opened cube (a DataTree from :func:`eofusion.cube.open_cube`)."""
+    """Groups, bands and dates of an opened cube (a DataTree from :meth:`eofusion.cube.Cube.datatree`)."""
     rows = []
     for name, node in tree.children.items():
         ds = node.to_dataset()
@@ -117,13 +117,17 @@ def summarize_job(spec: JobSpec) -> Summary:
 
 
 def summarize(obj: Any) -> Summary:
-    """A :class:`Summary` of a NestedGrids, JobSpec, opened cube (DataTree) or cube store path."""
+    """A :class:`Summary` of a NestedGrids, JobSpec, Cube, cube DataTree or cube store path."""
     if isinstance(obj, NestedGrids):
         return summarize_grids(obj)
     if isinstance(obj, JobSpec):
         return summarize_job(obj)
     if isinstance(obj, xr.DataTree):
         return summarize_tree(obj)
+    if isinstance(obj, Cube):
+        return summarize_cube(obj.path)
     if isinstance(obj, str | os.PathLike):
         return summarize_cube(obj)
-    raise TypeError(f"No summary for {type(obj).__name__}; give NestedGrids, JobSpec, a DataTree or a cube path.")
+    raise TypeError(
+        f"No summary for {type(obj).__name__}; give NestedGrids, JobSpec, a Cube, a DataTree or a cube path."
+    )

@@ -21,17 +21,18 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import rasterio
 import torch
 from odc.geo.geobox import GeoBox
 from rasterio.windows import Window
 from torch import nn
 
-from eofusion.errors import ConfigError
+from eofusion.cube import Cube
+from eofusion.errors import ConfigError, GridError
+from eofusion.grid import ChipWindow, pixel_window
 from eofusion.mapping.cog import ClassMapWriter, MapFiles, StreamedRaster
 from eofusion.mapping.legend import CLASS_NODATA, MapLegend
-from eofusion.models.inputs import SensorInput, collate_samples
-from eofusion.training.chips import ChipWindow
-from eofusion.training.cube_dataset import CubeChipReader
+from eofusion.models.inputs import SensorInput, collate_samples, read_sample
 
 logger = logging.getLogger(__name__)
 
@@ -130,10 +131,58 @@ class _Strip:
         return ids, mean, bits
 
 
+def map_geobox(cube: Cube, res: float | None = None) -> GeoBox:
+    """The grid a map of ``cube`` is written on: its finest group's GeoBox, or its extent at ``res``.
+
+    Raises:
+        GridError: The grid at ``res`` does not cover exactly the cube's extent (``res`` not nested in it).
+    """
+    finest = min(cube.groups.values(), key=lambda g: g.res)
+    if res is None or abs(res - finest.res) <= 1e-9 * finest.res:
+        return finest.geobox
+    geobox = cube.geobox(res)
+    drift = max(abs(p - q) for p, q in zip(geobox.boundingbox, finest.geobox.boundingbox, strict=True))
+    if drift > 1e-3 * min(res, finest.res):
+        raise GridError(
+            f"A {res:g} m map grid does not cover the cube's extent {cube.bounds} exactly; use a resolution that "
+            "divides the extent, e.g. one of the cube's: " + ", ".join(f"{g.res:g}" for g in cube.groups.values())
+        )
+    return geobox
+
+
+@dataclass(frozen=True)
+class _Sweep:
+    """The model run over one row of windows, its weighted probabilities added to the strip."""
+
+    model: nn.Module
+    cube: Cube
+    keys: tuple[str, ...]
+    geobox: GeoBox
+    weight: npt.NDArray[np.float32]
+    batch_size: int
+
+    def row(self, windows: Sequence[ChipWindow], strip: _Strip, row_off: int) -> None:
+        n = self.weight.shape[0]
+        for start in range(0, len(windows), self.batch_size):
+            chunk = windows[start : start + self.batch_size]
+            samples = [{k: s[k] for k in self.keys if k in s} for s in (read_sample(self.cube, w) for w in chunk)]
+            # Windows where no sensor has a single valid pixel (outside the data) stay nodata: no forward
+            # pass is spent on them.
+            present = [_availability(sample, self.keys, (n, n)) for sample in samples]
+            live = [i for i, b in enumerate(present) if b.any()]
+            if not live:
+                continue
+            batch = collate_samples([samples[i] for i in live])
+            probs = torch.softmax(self.model(batch, (n, n)).float(), dim=1).numpy()
+            for i, p in zip(live, probs, strict=True):
+                col = int(pixel_window(self.geobox, chunk[i].bounds).col_off)
+                strip.add(row_off, col, p, self.weight, present[i])
+
+
 @torch.no_grad()
 def predict_to_cog(
     model: nn.Module,
-    reader: CubeChipReader,
+    cube: Cube,
     legend: MapLegend,
     path: str | Path,
     config: PredictConfig = PredictConfig(),
@@ -142,18 +191,22 @@ def predict_to_cog(
     tags: dict[str, object] | None = None,
     on_row: Callable[[int, int], None] | None = None,
 ) -> Prediction:
-    """Predict the whole cube area with ``model(inputs, out_shape) -> logits`` and write the map COGs."""
-    keys = tuple(config.sensors or reader.groups)
-    res = config.out_res_m or min(m.res for m in reader.groups.values())
-    left, bottom, right, top = reader.bounds
-    geobox = GeoBox.from_bbox(reader.bounds, reader.crs, resolution=res, tight=True)
+    """Predict the whole cube area with ``model(inputs, out_shape) -> logits`` and write the map COGs.
+
+    The map is written on the cube's own grid (its finest group's GeoBox, or the cube's extent at
+    ``config.out_res_m``); ``Prediction.geobox`` is that grid.
+    """
+    keys = tuple(config.sensors or cube.groups)
+    geobox = map_geobox(cube, config.out_res_m)
+    res = float(abs(geobox.resolution.x))
+    left, bottom, right, top = cube.bounds
     n, overlap = round(config.chip_m / res), round(config.overlap_m / res)
     if config.overlap_m >= config.chip_m:
         raise ConfigError(f"overlap_m ({config.overlap_m}) must be smaller than chip_m ({config.chip_m}).")
     step_m = config.chip_m - config.overlap_m
-    xs = window_starts(right - left, config.chip_m, step_m, reader.coarsest_m)
-    ys = window_starts(top - bottom, config.chip_m, step_m, reader.coarsest_m)
-    weight = np.outer(taper(n, overlap), taper(n, overlap))
+    xs = window_starts(right - left, config.chip_m, step_m, cube.coarsest_m)
+    ys = window_starts(top - bottom, config.chip_m, step_m, cube.coarsest_m)
+    sweep = _Sweep(model, cube, keys, geobox, np.outer(taper(n, overlap), taper(n, overlap)), config.batch_size)
     class_values = np.array([c.value for c in legend.classes], dtype=np.uint8)
     model.eval()
     path = Path(path)
@@ -164,25 +217,14 @@ def predict_to_cog(
         avail = StreamedRaster(avail_path, geobox, 1, 0, ["sensors_bitmask"])
         try:
             for row_index, y_off in enumerate(ys):
-                row0 = round(y_off / res)
-                strip.grow_to(row0 + n - flushed)
                 windows = [ChipWindow(left + x, top - y_off, config.chip_m) for x in xs]
-                for start in range(0, len(windows), config.batch_size):
-                    chunk = windows[start : start + config.batch_size]
-                    samples = [{key: s[key] for key in keys if key in s} for s in map(reader.read, chunk)]
-                    # Windows where no sensor has a single valid pixel (outside the data) stay nodata: no
-                    # forward pass is spent on them.
-                    present = [_availability(sample, keys, (n, n)) for sample in samples]
-                    live = [i for i, b in enumerate(present) if b.any()]
-                    if not live:
-                        continue
-                    batch = collate_samples([samples[i] for i in live])
-                    probs = torch.softmax(model(batch, (n, n)).float(), dim=1).numpy()
-                    for i, p in zip(live, probs, strict=True):
-                        col = round((chunk[i].left - left) / res)
-                        strip.add(row0 - flushed, col, p, weight, present[i])
+                row0 = int(pixel_window(geobox, windows[0].bounds).row_off)
+                strip.grow_to(row0 + n - flushed)
+                sweep.row(windows, strip, row0 - flushed)
                 last = row_index == len(ys) - 1
-                ready = strip.rows if last else round(ys[row_index + 1] / res) - flushed
+                # rows above the next row of windows are final
+                done = bottom if last else top - ys[row_index + 1]
+                ready = int(pixel_window(geobox, (left, done, right, top)).height) - flushed
                 if ready > 0:
                     ids, mean, bits = strip.take(ready, class_values)
                     window = Window(0, flushed, geobox.width, ready)  # type: ignore[call-arg]
@@ -197,4 +239,8 @@ def predict_to_cog(
             raise
     if writer.files is None:  # pragma: no cover - set by a successful __exit__
         raise ConfigError(f"The map {path} was not written.")
+    with rasterio.open(writer.files.classes) as src:
+        written = GeoBox((src.height, src.width), src.transform, src.crs)
+    if written != geobox:  # the map must lie exactly on its cube's grid, or mosaics and overlays drift
+        raise GridError(f"The map {writer.files.classes} was written on {written}, not on its cube's grid {geobox}.")
     return Prediction(writer.files, avail_path, geobox, keys)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -173,3 +173,60 @@ def collate_samples(samples: Sequence[Mapping[str, SensorInput]]) -> dict[str, S
             valid=None if first.valid is None else torch.stack([i.valid for i in items]),  # type: ignore[misc]
         )
     return batch
+
+
+class GroupLike(Protocol):
+    """What a sample needs of one cube group (:class:`eofusion.cube.CubeGroup` has it)."""
+
+    @property
+    def bands(self) -> tuple[Band, ...]: ...
+    @property
+    def res(self) -> float: ...
+    @property
+    def sensor(self) -> str: ...
+    @property
+    def day_of_year(self) -> npt.NDArray[np.float32]: ...
+
+
+class WindowSource(Protocol):
+    """Anything that reads co-located windows per group (:class:`eofusion.cube.Cube` does)."""
+
+    @property
+    def groups(self) -> Mapping[str, GroupLike]: ...
+    def read(self, group: str, window: Any, *, boundless: bool = False) -> npt.NDArray[np.float32]: ...
+
+
+def read_sample(source: WindowSource, window: Any, *, boundless: bool = False) -> dict[str, SensorInput]:
+    """One co-located sample of every group of ``source`` in ``window``, normalised for the model.
+
+    Args:
+        source: A cube (or a view of some of its groups and bands).
+        window: A ground window (:class:`eofusion.grid.ChipWindow` or bounds) on the groups' pixel edges.
+        boundless: Pad the parts outside the source as no-data (pixels 0, ``valid`` False).
+    """
+    sample: dict[str, SensorInput] = {}
+    for name, group in source.groups.items():
+        pixels, valid = model_pixels(source.read(name, window, boundless=boundless), group.bands)
+        doy = group.day_of_year
+        sample[name] = SensorInput(
+            pixels=pixels,
+            bands=group.bands,
+            gsd_m=group.res,
+            sensor=group.sensor,
+            day_of_year=torch.from_numpy(doy.copy()) if len(doy) > 1 else None,
+            valid=valid,
+        )
+    return sample
+
+
+def model_pixels(block: npt.NDArray[np.float32], bands: tuple[Band, ...]) -> tuple[Tensor, Tensor]:
+    """Normalised pixels (NaN -> 0) and validity ``[T, h, w]`` of a freshly read block (overwritten in place)."""
+    missing = np.isnan(block)
+    valid = torch.from_numpy(~missing.any(axis=1))
+    if any(b.kind is BandKind.BACKSCATTER for b in bands):  # dB conversion and its checks
+        return torch.nan_to_num(normalise_pixels(block, bands), nan=0.0), valid
+    # the same (x - mean) / std as normalise_pixels, in place: no temporaries on the loader's hot path
+    block -= np.array([b.norm_mean for b in bands], dtype=np.float32).reshape(1, -1, 1, 1)
+    block /= np.array([b.norm_std for b in bands], dtype=np.float32).reshape(1, -1, 1, 1)
+    np.copyto(block, np.float32(0.0), where=missing)
+    return torch.from_numpy(block), valid

@@ -25,7 +25,7 @@ from odc.geo import CRS
 from eofusion.catalog import normalize_items, search
 from eofusion.cube import build_cube
 from eofusion.errors import GridError
-from eofusion.grid import NestedGrids, TilingScheme
+from eofusion.grid import NestedGrids, TilingScheme, pixel_window
 from eofusion.mapping import write_quicklook
 from eofusion.mapping.mosaic import mosaic_class_maps
 from eofusion.pipeline.landcover import landcover_inputs, landcover_tile, legend_of, tile_maps
@@ -208,14 +208,11 @@ def _map_accuracy(
 ) -> dict[str, float]:
     truth = classes.to_indices(world.rasterize_landcover(geobox))
     pred = classes.to_indices(ids)
-    left, bottom, right, top = test_area
-    res = abs(geobox.affine.a)
-    c0, c1 = round((left - geobox.affine.c) / res), round((right - geobox.affine.c) / res)
-    r0, r1 = round((geobox.affine.f - top) / res), round((geobox.affine.f - bottom) / res)
+    part = pixel_window(geobox, test_area).toslices()
     metric = SegmentationMetric(len(classes.ids))
     metric.update(
-        torch.from_numpy(pred[r0:r1, c0:c1].astype(np.int64))[None],
-        torch.from_numpy(truth[r0:r1, c0:c1].astype(np.int64))[None],
+        torch.from_numpy(pred[part].astype(np.int64))[None],
+        torch.from_numpy(truth[part].astype(np.int64))[None],
     )
     scores = metric.compute()
     return {"OA": 100 * scores.overall_accuracy, "mIoU": 100 * scores.miou}

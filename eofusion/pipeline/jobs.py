@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
+from typing import Any
 
 from odc.geo import CRS
 from odc.geo.geom import Geometry
 
+from eofusion.catalog import catalog_file
 from eofusion.errors import CheckpointError, ConfigError
 from eofusion.grid import NestedGrids, TilingScheme, as_geometry, scheme_of_tile, utm_crs_for
 from eofusion.mapping import ensure_writable_dir
@@ -17,6 +18,7 @@ from eofusion.pipeline.landcover import landcover_inputs, landcover_tile, legend
 from eofusion.pipeline.manifest import RunManifest, TileRecord, TileStatus
 from eofusion.pipeline.runner import InputsFingerprint, TileProcessor, finish_manifest, run_job
 from eofusion.pipeline.spec import JobSpec
+from eofusion.training.checkpoints import describe_inputs
 from eofusion.training.landcover import load_landcover_model
 
 logger = logging.getLogger(__name__)
@@ -61,18 +63,37 @@ def job_tiles(spec: JobSpec) -> dict[str, NestedGrids]:
     return {t: scheme.grids(t, resolutions) for t in ids}
 
 
-def preflight(spec: JobSpec) -> None:
-    """Everything that can be checked before work starts: output location, model, catalog file."""
+def preflight(spec: JobSpec) -> dict[str, Any]:
+    """Everything that can be checked before work starts: output location, model, catalog file.
+
+    Returns what the checkpoint says the model was trained on (per sensor group: sensor, bands, pixel size),
+    logged beside the job's own sensors: a sensor the model never saw is mapped as new bands, which the
+    spectrum-aware model accepts but which a user should know about.
+    """
     ensure_writable_dir(spec.outputs.dir)
     if not spec.model.checkpoint.exists():
         raise CheckpointError(
             f"model.checkpoint {spec.model.checkpoint} does not exist; train one with `eofusion train` "
             "or point the job spec at an existing checkpoint."
         )
-    load_landcover_model(spec.model.checkpoint)  # refuses a wrong or unsafe file now, not per tile
+    _, _, meta = load_landcover_model(spec.model.checkpoint)  # refuses a wrong or unsafe file now, not per tile
     source = spec.catalog.source
-    if "://" not in source and ("/" in source or source.endswith((".parquet", ".json"))) and not Path(source).exists():
+    local = catalog_file(source)
+    if local is not None and not local.exists():
         raise ConfigError(f"catalog.source {source} does not exist.")
+    trained = dict(meta.get("bands") or {})
+    logger.info("model %s was trained on %s", spec.model.checkpoint, describe_inputs(trained))
+    unseen = [s for s in spec.sensors if trained and s not in trained]
+    if unseen:
+        logger.warning(
+            "job %s maps with %s, which model %s never saw in training (trained on %s): the model takes their "
+            "bands by their spectral responses, but expect lower accuracy (README: any band set)",
+            spec.name,
+            ", ".join(unseen),
+            spec.model.checkpoint,
+            ", ".join(trained),
+        )
+    return trained
 
 
 def run_spec(
@@ -83,9 +104,10 @@ def run_spec(
     client: object = None,
 ) -> RunManifest:
     """Check, run every tile not yet done, mosaic the finished tiles, write the final manifest."""
-    preflight(spec)
+    trained = preflight(spec)
     tiles = job_tiles(spec)
     manifest = run_job(spec, tiles, processor, inputs_of=inputs_of, client=client, on_tile=on_tile)
+    manifest.model = {"checkpoint": str(spec.model.checkpoint), "trained_on": trained}
     outputs: dict[str, str] = {}
     finished = manifest.ids(TileStatus.DONE) + manifest.ids(TileStatus.SKIPPED)
     mosaic_path = spec.outputs.dir / "mosaic.tif"

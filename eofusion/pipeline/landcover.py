@@ -18,14 +18,13 @@ import rasterio
 import eofusion
 from eofusion.catalog import NormalizedItem, normalize_items, search
 from eofusion.config import short_hash
-from eofusion.cube import LoadOptions, build_cube, cube_info, group_key
+from eofusion.cube import LoadOptions, build_cube, cube_info, group_key, open_cube
 from eofusion.cube.groups import item_group
 from eofusion.errors import CatalogError, InputDataError
 from eofusion.fingerprint import asset_identity
-from eofusion.mapping import MapLegend, map_item, write_item, write_quicklook
+from eofusion.mapping import CLASS_NODATA, MapLegend, map_item, write_item, write_quicklook
 from eofusion.mapping.predict import PredictConfig, predict_to_cog
 from eofusion.pipeline.runner import TileResult, TileTask
-from eofusion.training.cube_dataset import CubeChipReader
 from eofusion.training.landcover import ClassTable, load_landcover_model
 
 logger = logging.getLogger(__name__)
@@ -111,7 +110,7 @@ def landcover_tile(task: TileTask) -> TileResult:
     model, classes, meta = load_landcover_model(spec.model.checkpoint)
     legend = legend_of(classes)
     extra = meta.get("extra", {})
-    reader = CubeChipReader(cube_path, groups=sensors)
+    cube = open_cube(cube_path, groups=sensors)
     # Every tile is mapped on the job's finest grid and keeps the job's sensor bits, whatever sensors it has,
     # so tiles mosaic and their availability layers mean the same thing.
     config = PredictConfig(
@@ -131,7 +130,7 @@ def landcover_tile(task: TileTask) -> TileResult:
     }
     prediction = predict_to_cog(
         model,
-        reader,
+        cube,
         legend,
         tile_dir / "landcover.tif",
         config,
@@ -159,7 +158,7 @@ def landcover_tile(task: TileTask) -> TileResult:
     outputs["item"] = str(write_item(item, tile_dir / "landcover.json"))
     with rasterio.open(prediction.files.classes) as src:
         data = src.read(1)
-    valid = data != 255
+    valid = data != CLASS_NODATA
     if not valid.any():
         raise InputDataError(f"Tile {task.tile_id}: no pixel had data from any sensor; check the catalog's coverage.")
     counts = {legend.name(int(v)): int(n) for v, n in zip(*np.unique(data[valid], return_counts=True), strict=True)}

@@ -47,6 +47,7 @@ class RunManifest:
     finished: str | None = None
     tiles: dict[str, TileRecord] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)  # checkpoint and what it was trained on
 
     def record(self, tile: TileRecord) -> None:
         """Add or replace a tile's entry."""
@@ -70,6 +71,7 @@ class RunManifest:
             "skipped": self.ids(TileStatus.SKIPPED),
             "failed": self.ids(TileStatus.FAILED),
             "outputs": self.outputs,
+            "model": self.model,
         }
 
     def to_dict(self) -> dict[str, Any]:

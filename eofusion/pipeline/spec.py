@@ -5,18 +5,43 @@ Unknown keys are rejected with their path named (``outputs.probabilites: extra i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from eofusion.catalog import catalog_file
 from eofusion.config import read_yaml_mapping, short_hash, validation_message
+from eofusion.cube.groups import default_resolution, group_key, group_keys
 from eofusion.errors import ConfigError, GridError
 from eofusion.fingerprint import file_digest
 from eofusion.grid import DEFAULT_MAX_TILES, parse_tile_id
 
-SensorKey = Literal["s2", "s1", "aerial", "dsm"]
+
+def _sensor_keys(names: list[str]) -> list[str]:
+    return list(group_keys(names))
+
+
+# A sensor selection, normalised once here at the edge: "Sentinel-2", "sentinel-2" and "s2" are the cube group
+# "s2"; repeats are dropped. The keys travel unchanged to the cube, the chip reader, the model and checkpoints.
+SensorList = Annotated[list[str], Field(min_length=1), AfterValidator(_sensor_keys)]
+
+
+def resolutions_for(given: dict[str, float], sensors: Sequence[str]) -> dict[str, float]:
+    """``given`` with keys normalised, plus the default pixel size of every sensor it leaves out."""
+    normalised = {group_key(k): float(v) for k, v in given.items()}
+    return {**normalised, **{s: normalised.get(s, default_resolution(s)) for s in sensors}}
 
 
 class _Strict(BaseModel):
@@ -116,11 +141,17 @@ class JobSpec(_Strict):
     tiling: TilingSpec = TilingSpec()
     time: TimeSpec
     catalog: CatalogSpec
-    sensors: list[SensorKey] = Field(min_length=1)
-    resolutions: dict[str, float] = Field(default_factory=lambda: {"s2": 10.0, "s1": 10.0, "dsm": 1.0, "aerial": 1.0})
+    sensors: SensorList
+    # group -> pixel size; sensors left out get their default (eofusion.cube.groups.DEFAULT_RESOLUTIONS)
+    resolutions: dict[str, float] = Field(default_factory=dict, validate_default=True)
     model: ModelSpec
     outputs: OutputSpec
     run: RunSpec = RunSpec()
+
+    @field_validator("resolutions")
+    @classmethod
+    def _every_sensor_has_one(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        return resolutions_for(value, info.data.get("sensors") or [])
 
     def config_hash(self) -> str:
         """A short hash of what changes outputs' content (not scheduling, not where they go).
@@ -151,8 +182,9 @@ def job_spec_from_dict(data: dict[str, Any], source: str = "mapping", base_dir: 
         "outputs": spec.outputs.model_copy(update={"dir": resolve(spec.outputs.dir)}),
     }
     source = spec.catalog.source
-    if "://" not in source and ("/" in source or source.endswith((".parquet", ".json", ".yaml", ".yml"))):
-        updates["catalog"] = spec.catalog.model_copy(update={"source": str(resolve(Path(source)))})
+    local = catalog_file(source)
+    if local is not None:
+        updates["catalog"] = spec.catalog.model_copy(update={"source": str(resolve(local))})
     if spec.aoi.geojson is not None:
         updates["aoi"] = spec.aoi.model_copy(update={"geojson": resolve(spec.aoi.geojson)})
     return spec.model_copy(update=updates)

@@ -14,8 +14,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from eofusion.catalog import catalog_file
 from eofusion.config import read_yaml_mapping, short_hash, validation_message
+from eofusion.cube.groups import group_key
 from eofusion.errors import ConfigError
+from eofusion.pipeline.spec import SensorList
 
 BaselineName = Literal["unet", "dofa", "random_forest"]
 
@@ -33,7 +36,12 @@ class BuildSpec(_Strict):
     collections: list[str] | None = None
     bbox: tuple[float, float, float, float]  # EPSG:4326
     time: str | None = None  # e.g. 2024-01-01/2024-12-31
-    resolutions: dict[str, float] = Field(default_factory=dict)
+    resolutions: dict[str, float] = Field(default_factory=dict)  # group (or alias) -> pixel size
+
+    @field_validator("resolutions")
+    @classmethod
+    def _group_keys(cls, value: dict[str, float]) -> dict[str, float]:
+        return {group_key(k): v for k, v in value.items()}
 
     @field_validator("datetime", mode="before")
     @classmethod
@@ -52,7 +60,7 @@ class DataSpec(_Strict):
     """The cube and the sensor groups used."""
 
     cube: Path
-    sensors: list[str] = Field(min_length=1)
+    sensors: SensorList  # names or aliases (Sentinel-2, s2...), normalised to cube group keys
     build: BuildSpec | None = None
 
 
@@ -146,8 +154,16 @@ class TrainSpec(_Strict):
     model: ModelSpec = ModelSpec()
     finetune: FinetuneSpec = FinetuneSpec()
     baselines: list[BaselineName] = Field(default_factory=list)
-    subsets: dict[str, list[str]] | None = None  # label -> sensors; default: each sensor, leave-one-out, all
+    subsets: dict[str, SensorList] | None = None  # label -> sensors; default: every non-empty subset
     outputs: OutputSpec
+
+    @model_validator(mode="after")
+    def _subsets_of_the_data(self) -> TrainSpec:
+        for label, sensors in (self.subsets or {}).items():
+            extra = [s for s in sensors if s not in self.data.sensors]
+            if extra:
+                raise ValueError(f"subset {label!r} names {extra}, which data.sensors {self.data.sensors} lacks")
+        return self
 
     def config_hash(self) -> str:
         """A short hash of everything that changes the results (not where they are written)."""
@@ -171,8 +187,9 @@ def train_spec_from_dict(data: dict[str, Any], source: str = "mapping", base_dir
     build = spec.data.build
     if build is not None:
         catalog = build.catalog
-        if catalog and "://" not in catalog and ("/" in catalog or catalog.endswith((".parquet", ".json"))):
-            catalog = str(_resolve(Path(catalog), base))
+        local = catalog_file(catalog) if catalog else None
+        if local is not None:
+            catalog = str(_resolve(local, base))
         rasters = [_resolve(p, base) for p in build.rasters] if build.rasters else None
         build = build.model_copy(update={"catalog": catalog, "rasters": rasters})
     labels = spec.labels

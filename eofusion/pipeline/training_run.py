@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from odc.geo.geobox import GeoBox
 from torch import nn
 
+from eofusion.cube import Cube, group_keys, open_cube
 from eofusion.errors import ConfigError, InputDataError, SkippedInputWarning
+from eofusion.grid import pixel_window
 from eofusion.models import build_model, model_config
 from eofusion.pipeline.train_spec import TrainSpec
 from eofusion.training.checkpoints import save_checkpoint
@@ -37,7 +38,7 @@ from eofusion.training.croptype import (
     parcel_scores,
     save_croptype_model,
 )
-from eofusion.training.cube_dataset import CubeChipReader, CubeDataset, LabelledCubeDataset, LabelRaster
+from eofusion.training.cube_dataset import CubeDataset, LabelledCubeDataset, LabelRaster
 from eofusion.training.finetune import (
     FinetuneConfig,
     SubsetSampling,
@@ -65,9 +66,9 @@ _NAMES = {"s2": "S2", "s1": "S1", "aerial": "aerial", "dsm": "DSM"}
 
 @dataclass
 class TrainingData:
-    """Everything the models of a run share: reader, labels, class table, split and chip datasets."""
+    """Everything the models of a run share: cube, labels, class table, split and chip datasets."""
 
-    reader: CubeChipReader
+    cube: Cube
     labels: LabelRaster
     classes: ClassTable
     train_area: tuple[float, float, float, float]
@@ -78,8 +79,8 @@ class TrainingData:
     test: LabelledCubeDataset = field(init=False)
 
     def __post_init__(self) -> None:
-        self.train = LabelledCubeDataset(self.reader, self.labels, self.train_windows)
-        self.test = LabelledCubeDataset(self.reader, self.labels, self.test_windows)
+        self.train = LabelledCubeDataset(self.cube, self.labels, self.train_windows)
+        self.test = LabelledCubeDataset(self.cube, self.labels, self.test_windows)
 
     @property
     def names(self) -> dict[int, str]:
@@ -88,14 +89,10 @@ class TrainingData:
 
     def class_counts(self) -> dict[str, dict[str, int]]:
         """Labelled pixels per class in the train and test parts (each pixel once; small data must say so)."""
-        geobox = self.labels.geobox
-        res = abs(geobox.affine.a)
         out: dict[str, dict[str, int]] = {}
         k = len(self.classes.ids)
-        for part, (left, bottom, right, top) in (("train", self.train_area), ("test", self.test_area)):
-            r0, r1 = round((geobox.affine.f - top) / res), round((geobox.affine.f - bottom) / res)
-            c0, c1 = round((left - geobox.affine.c) / res), round((right - geobox.affine.c) / res)
-            chip = self.labels.values[r0:r1, c0:c1]
+        for part, area in (("train", self.train_area), ("test", self.test_area)):
+            chip = self.labels.values[pixel_window(self.labels.geobox, area).toslices()]
             counts = np.bincount(chip[chip < k].ravel(), minlength=k)[:k]
             out[part] = {name: int(n) for name, n in zip(self.classes.names, counts, strict=True)}
         return out
@@ -167,26 +164,25 @@ def _nested(a: float, b: float) -> bool:
     return abs(a / b - round(a / b)) < 1e-6
 
 
-def label_resolution(spec: TrainSpec, reader: CubeChipReader) -> float:
+def label_resolution(spec: TrainSpec, cube: Cube) -> float:
     """The label grid's pixel: the spec's, else the finest cube grid; nested with the coarsest either way."""
-    res = spec.labels.resolution_m or min(meta.res for meta in reader.groups.values())
-    if not (_nested(reader.coarsest_m, res) or _nested(res, reader.coarsest_m)):
+    res = spec.labels.resolution_m or cube.finest_m
+    if not (_nested(cube.coarsest_m, res) or _nested(res, cube.coarsest_m)):
         raise ConfigError(
-            f"labels.resolution_m {res} and the coarsest cube pixel ({reader.coarsest_m} m) are not nested: "
+            f"labels.resolution_m {res} and the coarsest cube pixel ({cube.coarsest_m} m) are not nested: "
             "one must be a whole multiple of the other."
         )
     return res
 
 
-def chip_snap(spec: TrainSpec, reader: CubeChipReader) -> float:
+def chip_snap(spec: TrainSpec, cube: Cube) -> float:
     """Chips start on this lattice: whole pixels of the coarsest cube grid and of the label grid."""
-    return max(reader.coarsest_m, label_resolution(spec, reader))
+    return max(cube.coarsest_m, label_resolution(spec, cube))
 
 
-def label_raster(spec: TrainSpec, reader: CubeChipReader, classes: ClassTable) -> LabelRaster:
+def label_raster(spec: TrainSpec, cube: Cube, classes: ClassTable) -> LabelRaster:
     """Reference labels as logit indices on a grid nested with the cube's (same bounds)."""
-    res = label_resolution(spec, reader)
-    geobox = GeoBox.from_bbox(reader.bounds, reader.crs, resolution=res, tight=True)
+    geobox = cube.geobox(label_resolution(spec, cube))
     nodata = spec.labels.nodata
     if spec.labels.raster is not None:
         ids = raster_labels(resolve_one(spec.labels.raster), geobox, nodata)
@@ -199,18 +195,18 @@ def label_raster(spec: TrainSpec, reader: CubeChipReader, classes: ClassTable) -
 def prepare_data(spec: TrainSpec, say: Say) -> TrainingData:
     """Cube, labels, split and chips of a spec."""
     store = ensure_cube(spec, say)
-    reader = CubeChipReader(store, groups=spec.data.sensors)
+    cube = open_cube(store, groups=spec.data.sensors)
     classes = class_table(spec)
-    labels = label_raster(spec, reader, classes)
-    snap = chip_snap(spec, reader)
-    train_area, test_area = split_bounds(reader.bounds, spec.split.train_fraction, snap_m=snap, axis=spec.split.axis)
+    labels = label_raster(spec, cube, classes)
+    snap = chip_snap(spec, cube)
+    train_area, test_area = split_bounds(cube.bounds, spec.split.train_fraction, snap_m=snap, axis=spec.split.axis)
     size = spec.chips.size_m
     if spec.chips.sampler == "random":
         train_windows = random_windows(train_area, size, spec.chips.train_count, seed=spec.seed, snap_m=snap)
     else:
         train_windows = grid_windows(train_area, size, snap_m=snap)
     test_windows = grid_windows(test_area, size, snap_m=snap)
-    data = TrainingData(reader, labels, classes, train_area, test_area, train_windows, test_windows)
+    data = TrainingData(cube, labels, classes, train_area, test_area, train_windows, test_windows)
     say(
         "data",
         f"{len(classes.ids)} classes, {len(train_windows)} training chips in {_fmt(train_area)}, "
@@ -253,7 +249,7 @@ def _eofusion_model(spec: TrainSpec, data: TrainingData, say: Say) -> nn.Module:
         mae = build_model(config)
         result = pretrain(
             mae,
-            CubeDataset(data.reader, data.train_windows),
+            CubeDataset(data.cube, data.train_windows),
             PretrainConfig(
                 steps=spec.model.pretrain_steps,
                 batch_size=spec.finetune.batch_size,
@@ -276,7 +272,7 @@ def _eofusion_model(spec: TrainSpec, data: TrainingData, say: Say) -> nn.Module:
 def _baseline(name: str, data: TrainingData) -> nn.Module:
     from eofusion.models.baselines import build_baseline
 
-    bands = {key: meta.bands for key, meta in data.reader.groups.items()}
+    bands = {key: meta.bands for key, meta in data.cube.groups.items()}
     return build_baseline(name, bands=bands, num_classes=len(data.classes.ids))
 
 
@@ -402,9 +398,18 @@ def _parcel_row(spec: TrainSpec, model: nn.Module, data: TrainingData) -> dict[s
     return parcel_scores(model, data.test, ids, len(data.classes.ids)).as_row(data.names)
 
 
+def trained_inputs(cube: Cube) -> dict[str, dict[str, Any]]:
+    """What a checkpoint records of its training inputs: per group, the sensor, band names and pixel size."""
+    return {
+        key: {"sensor": g.sensor, "bands": [b.name for b in g.bands], "resolution_m": g.res}
+        for key, g in cube.groups.items()
+    }
+
+
 def _save_model(spec: TrainSpec, model: nn.Module, data: TrainingData, path: Path) -> None:
+    inputs = trained_inputs(data.cube)
     if isinstance(model, CropTypeSegmenter):
-        save_croptype_model(path, model, data.classes, seed=spec.seed)
+        save_croptype_model(path, model, data.classes, seed=spec.seed, bands=inputs)
         return
     chip = spec.chips.size_m * 2
     save_landcover_model(
@@ -412,6 +417,7 @@ def _save_model(spec: TrainSpec, model: nn.Module, data: TrainingData, path: Pat
         model,  # type: ignore[arg-type]
         data.classes,
         seed=spec.seed,
+        bands=inputs,
         extra={"chip_m": chip, "overlap_m": chip / 4, "trained_on": spec.name, "spec_hash": spec.config_hash()},
     )
 
@@ -419,7 +425,7 @@ def _save_model(spec: TrainSpec, model: nn.Module, data: TrainingData, path: Pat
 def _subset_rows(
     model: nn.Module, data: TrainingData, subsets: Mapping[str, Sequence[str]], spec: TrainSpec
 ) -> list[dict[str, Any]]:
-    usable = {k: v for k, v in subsets.items() if all(s in data.reader.groups for s in v)}
+    usable = {k: v for k, v in subsets.items() if all(s in data.cube.groups for s in v)}
     if spec.task == "croptype":
         usable = {k: v for k, v in usable.items() if any(s in ("s2", "s1") for s in v)}
     return subset_table(
@@ -544,7 +550,8 @@ def run_evaluation(
 
 
 def _check_sensors(sensors: Sequence[str], available: Sequence[str]) -> tuple[str, ...]:
-    """The chosen sensors in the spec's order; an unknown one is an error naming the ones there are."""
+    """The chosen sensors (names or aliases) in the spec's order; one not in the spec is an error naming them."""
+    sensors = group_keys(sensors) if sensors else ()
     unknown = [s for s in sensors if s not in available]
     if unknown or not sensors:
         raise ConfigError(

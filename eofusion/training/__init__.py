@@ -7,6 +7,7 @@ Public API:
 - :class:`PretrainConfig`, :func:`pretrain`, :class:`PretrainResult`, :class:`StepInfo`, :func:`pick_device`.
 - :func:`save_checkpoint`, :func:`load_checkpoint`, :func:`load_model`, :func:`read_state_dict`,
   :func:`convert_smarties_checkpoint`.
+- :class:`CubeDataset`, :class:`LabelledCubeDataset`, :class:`LabelRaster` — chips of a :class:`eofusion.cube.Cube`.
 - :class:`CubeGeoDataset`, :func:`collate_geo_samples` — a cube as a torchgeo GeoDataset (imported on first use).
 """
 
@@ -24,13 +25,19 @@ from eofusion.training.checkpoints import (
     restore_model,
     save_checkpoint,
 )
+from eofusion.training.cube_dataset import CubeDataset, LabelledCubeDataset, LabelRaster
+from eofusion.training.metrics import IGNORE_INDEX
 from eofusion.training.pretrain import PretrainConfig, PretrainResult, StepInfo, pick_device, pretrain
 from eofusion.training.synthetic import synthetic_scene
 
 __all__ = [
+    "IGNORE_INDEX",
     "ArrayChipDataset",
     "Checkpoint",
+    "CubeDataset",
     "CubeGeoDataset",
+    "LabelRaster",
+    "LabelledCubeDataset",
     "PretrainConfig",
     "PretrainResult",
     "SensorArray",

@@ -50,9 +50,29 @@ class Checkpoint:
         return ModelConfig.from_dict(self.metadata["model_config"])
 
     @property
+    def inputs(self) -> dict[str, Any]:
+        """Per sensor group, what the model was trained on: ``{"s2": {"sensor", "bands", "resolution_m"}}``.
+
+        Empty for checkpoints written before eofusion recorded it.
+        """
+        return dict(self.metadata.get("bands") or {})
+
+    @property
     def step(self) -> int:
         """Optimisation steps done when it was saved."""
         return int(self.metadata.get("step", 0))
+
+
+def describe_inputs(inputs: Mapping[str, Any]) -> str:
+    """``s2: sentinel-2a B02,B03 at 10 m; dsm: ...`` for logs and CLI output."""
+    if not inputs:
+        return "not recorded (written before checkpoints recorded their inputs; retrain to record them)"
+    parts = []
+    for group, info in inputs.items():
+        bands = ",".join(map(str, info.get("bands", [])))
+        res = info.get("resolution_m")
+        parts.append(f"{group}: {info.get('sensor', '?')} {bands}" + (f" at {res:g} m" if res else ""))
+    return "; ".join(parts)
 
 
 def save_checkpoint(

@@ -9,27 +9,13 @@ chunks; the samplers prefer such placements when ``align_m`` is given.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from eofusion.errors import ConfigError
+from eofusion.grid import Bounds, ChipWindow
 
-Bounds = tuple[float, float, float, float]  # left, bottom, right, top (CRS units)
-
-
-@dataclass(frozen=True)
-class ChipWindow:
-    """A square chip: upper-left corner (``left``, ``top``) and side ``size_m`` in CRS units."""
-
-    left: float
-    top: float
-    size_m: float
-
-    @property
-    def bounds(self) -> Bounds:
-        """(left, bottom, right, top)."""
-        return (self.left, self.top - self.size_m, self.left + self.size_m, self.top)
+__all__ = ["Bounds", "ChipWindow", "grid_windows", "random_windows", "split_bounds"]
 
 
 def _check(bounds: Bounds, size_m: float, snap_m: float) -> tuple[int, int]:

@@ -10,6 +10,7 @@ the pixel predictions inside each parcel (:func:`parcel_votes`).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,13 @@ from torch import Tensor, nn
 
 from eofusion.config import short_hash
 from eofusion.errors import CheckpointError, ConfigError
+from eofusion.grid import pixel_window
 from eofusion.models.heads import CropTypeModel
 from eofusion.models.inputs import SensorInput, collate_samples
 from eofusion.training.checkpoints import load_checkpoint, save_checkpoint
-from eofusion.training.cube_dataset import IGNORE_INDEX, LabelledCubeDataset
+from eofusion.training.cube_dataset import LabelledCubeDataset
 from eofusion.training.landcover import ClassTable
-from eofusion.training.metrics import SegmentationMetric, SegmentationScores
+from eofusion.training.metrics import IGNORE_INDEX, SegmentationMetric, SegmentationScores
 
 TASK = "croptype"
 TIME_SERIES_SENSORS = ("s2", "s1")
@@ -69,10 +71,15 @@ class CropTypeSegmenter(nn.Module):
 
 
 def save_croptype_model(
-    path: str | os.PathLike[str], model: CropTypeSegmenter, classes: ClassTable, *, seed: int | None = None
+    path: str | os.PathLike[str],
+    model: CropTypeSegmenter,
+    classes: ClassTable,
+    *,
+    seed: int | None = None,
+    bands: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write a crop-type checkpoint (weights + config + class table), atomically."""
-    return save_checkpoint(path, model, seed=seed, extra={"task": TASK, "classes": classes.to_json()})
+    """Write a crop-type checkpoint (weights + config + class table + the inputs it was trained on), atomically."""
+    return save_checkpoint(path, model, seed=seed, bands=bands, extra={"task": TASK, "classes": classes.to_json()})
 
 
 def load_croptype_model(path: str | os.PathLike[str]) -> tuple[CropTypeSegmenter, ClassTable]:
@@ -116,15 +123,12 @@ def parcel_scores(
     """
     model.eval()
     geobox = dataset.labels.geobox
-    res = abs(geobox.affine.a)
     preds, refs, parcels = [], [], []
     for index, window in enumerate(dataset.windows):
         inputs, target = dataset[index]
         batch = collate_samples([inputs])
         pred = model(batch, tuple(target.shape[-2:])).argmax(1)[0].numpy()
-        r0 = round((geobox.affine.f - window.top) / res)
-        c0 = round((window.left - geobox.affine.c) / res)
-        ids = parcel_ids[r0 : r0 + target.shape[0], c0 : c0 + target.shape[1]]
+        ids = parcel_ids[pixel_window(geobox, window.bounds).toslices()]
         labelled = (target.numpy() != ignore_index) & (ids > 0)
         preds.append(pred[labelled])
         refs.append(target.numpy()[labelled])

@@ -40,7 +40,7 @@ from eofusion.errors import ConfigError
 from eofusion.models.heads import SegmentationModel
 from eofusion.models.inputs import SensorInput, collate_samples
 from eofusion.training.augment import augment_inputs
-from eofusion.training.metrics import SegmentationMetric, SegmentationScores
+from eofusion.training.metrics import IGNORE_INDEX, SegmentationMetric, SegmentationScores
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class FinetuneConfig:
     single_sensor_weight: float = 0.5
     band_dropout: float = 0.0  # eofusion's model: chance per sensor and step of a band subset (training/augment.py)
     balanced_weights: bool = True
-    ignore_index: int = 255
+    ignore_index: int = IGNORE_INDEX
     seed: int = 0
     num_workers: int = 0
     log_every: int = 10
@@ -148,7 +148,7 @@ def _loss(
     return ce(model(drop_sensors(inputs, config.sensor_dropout, generator), out_shape))
 
 
-def class_weights(labels: Tensor | np.ndarray, num_classes: int, ignore_index: int = 255) -> Tensor:
+def class_weights(labels: Tensor | np.ndarray, num_classes: int, ignore_index: int = IGNORE_INDEX) -> Tensor:
     """Inverse square-root frequency weights (classes absent from the labels get weight 0)."""
     values = torch.as_tensor(np.asarray(labels)).flatten().long()
     values = values[values != ignore_index]
@@ -227,7 +227,7 @@ def evaluate(
     sensors: Sequence[str] | None = None,
     batch_size: int = 8,
     device: torch.device | str = "cpu",
-    ignore_index: int = 255,
+    ignore_index: int = IGNORE_INDEX,
 ) -> SegmentationScores:
     """Scores of ``model`` on every chip of ``dataset``, using only ``sensors`` (default: all)."""
     model.to(device).eval()

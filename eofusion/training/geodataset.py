@@ -1,7 +1,7 @@
 """The cube as a torchgeo :class:`~torchgeo.datasets.GeoDataset`, so torchgeo's samplers can drive it.
 
-``CubeGeoDataset(reader, labels)[x_slice, y_slice(, t_slice)]`` returns one chip read by
-:class:`~eofusion.training.cube_dataset.CubeChipReader` (chunk-aligned Zarr reads, no warping), so
+``CubeGeoDataset(cube, labels)[x_slice, y_slice(, t_slice)]`` returns one chip read by
+:meth:`eofusion.cube.Cube.read` (chunk-aligned Zarr reads, no warping), so
 ``RandomGeoSampler``/``GridGeoSampler`` (and 0.10's ``RandomPatchSampler``/``GriddedPatchSampler``) work on
 a cube as on any torchgeo dataset. A sample is a dict::
 
@@ -25,10 +25,11 @@ from geopandas import GeoDataFrame
 from torchgeo.datasets import GeoDataset
 from torchgeo.datasets.utils import GeoSlice
 
+from eofusion.cube import Cube
 from eofusion.errors import ConfigError
-from eofusion.models.inputs import collate_samples
-from eofusion.training.chips import ChipWindow
-from eofusion.training.cube_dataset import CubeChipReader, LabelRaster
+from eofusion.grid import ChipWindow
+from eofusion.models.inputs import collate_samples, read_sample
+from eofusion.training.cube_dataset import LabelRaster
 
 
 class CubeGeoDataset(GeoDataset):
@@ -52,25 +53,25 @@ class CubeGeoDataset(GeoDataset):
     of each group (the model takes the dates as input).
 
     Args:
-        reader: The cube reader (groups and bands chosen there).
+        cube: The cube (a view with the groups and bands to read: :meth:`Cube.select`).
         labels: A label raster on a grid nested with the cube's (same CRS and bounds), or None.
     """
 
-    def __init__(self, reader: CubeChipReader, labels: LabelRaster | None = None) -> None:
+    def __init__(self, cube: Cube, labels: LabelRaster | None = None) -> None:
         if labels is not None:
-            _check_labels(reader, labels)
-        self.reader, self.labels = reader, labels
-        self.paths = reader.store
-        self._res = (reader.coarsest_m, reader.coarsest_m)
-        ranges = [m.time_range for m in reader.groups.values() if m.time_range is not None]
+            _check_labels(cube, labels)
+        self.cube, self.labels = cube, labels
+        self.paths = cube.path
+        self._res = (cube.coarsest_m, cube.coarsest_m)
+        ranges = [m.time_range for m in cube.groups.values() if m.time_range is not None]
         tmin = pd.Timestamp(min(r[0] for r in ranges)) if ranges else pd.Timestamp.min
         tmax = pd.Timestamp(max(r[1] for r in ranges)) if ranges else pd.Timestamp.max
         index = pd.IntervalIndex.from_tuples([(tmin, tmax)], closed="both", name="datetime")
         self.index = GeoDataFrame(
-            {"store": [reader.store]},
+            {"store": [cube.path]},
             index=index,
-            geometry=[shapely.box(*reader.bounds)],
-            crs=pyproj.CRS.from_user_input(reader.crs),
+            geometry=[shapely.box(*cube.bounds)],
+            crs=pyproj.CRS.from_user_input(cube.crs.to_wkt()),
         )
         x, y, t = super().bounds
         self._bounds = (x, y, t)  # fixed: the cube does not move (torchgeo recomputes it on every query)
@@ -82,8 +83,7 @@ class CubeGeoDataset(GeoDataset):
 
     def snap(self, x: slice, y: slice) -> ChipWindow:
         """The chip on the coarsest grid nearest to the box ``[x.start, x.stop] x [y.start, y.stop]``."""
-        res = self.reader.coarsest_m
-        left0, _, _, top0 = self.reader.bounds
+        res = self.cube.coarsest_m
         width, height = float(x.stop - x.start), float(y.stop - y.start)
         if width <= 0 or height <= 0 or abs(width - height) > res:
             raise ConfigError(
@@ -91,26 +91,27 @@ class CubeGeoDataset(GeoDataset):
                 "give the sampler one size (size=n, not (h, w))."
             )
         n = max(1, round(max(width, height) / res))
-        left = left0 + round((float(x.start) - left0) / res) * res
-        top = top0 - round((top0 - float(y.stop)) / res) * res
-        return ChipWindow(left, top, n * res)
+        coarsest = self.cube.geobox(res)
+        col, row = coarsest.wld2pix(float(x.start), float(y.stop))
+        left, top = coarsest.pix2wld(round(col), round(row))
+        return ChipWindow(float(left), float(top), n * res)
 
     def __getitem__(self, index: GeoSlice) -> dict[str, Any]:
         """The chip (inputs, mask, bounds) at a ``[xmin:xmax, ymin:ymax(, tmin:tmax)]`` box, snapped."""
         x, y, t = self._disambiguate_slice(index)
         window = self.snap(x, y)
         left, bottom, right, top = window.bounds
-        b_left, b_bottom, b_right, b_top = self.reader.bounds
+        b_left, b_bottom, b_right, b_top = self.cube.bounds
         span = self.index.index[0]
         t_start, t_stop = pd.Timestamp(t.start), pd.Timestamp(t.stop)
         if right <= b_left or left >= b_right or top <= b_bottom or bottom >= b_top:
-            raise IndexError(f"Box {window.bounds} misses the cube {self.reader.bounds} ({self.reader.store}).")
+            raise IndexError(f"Box {window.bounds} misses the cube {self.cube.bounds} ({self.cube.path}).")
         if t_stop < span.left or t_start > span.right:
             raise IndexError(f"Time slice {t_start}..{t_stop} misses the cube's dates {span.left}..{span.right}.")
-        res = self.reader.coarsest_m
+        res = self.cube.coarsest_m
         times = [_seconds(t_start), _seconds(t_stop), float(t.step or 1)]
         sample: dict[str, Any] = {
-            "inputs": self.reader.read(window, boundless=True),
+            "inputs": read_sample(self.cube, window, boundless=True),
             "bounds": torch.tensor([left, right, res, bottom, top, res, *times], dtype=torch.float64),
         }
         if self.labels is not None:
@@ -123,22 +124,21 @@ def _seconds(when: pd.Timestamp) -> float:
     return float(when.timestamp())
 
 
-def _check_labels(reader: CubeChipReader, labels: LabelRaster) -> None:
+def _check_labels(cube: Cube, labels: LabelRaster) -> None:
     geobox = labels.geobox
-    if pyproj.CRS.from_user_input(str(geobox.crs)) != pyproj.CRS.from_user_input(reader.crs):
+    if geobox.crs != cube.crs:
         raise ConfigError(
             f"The label raster is in {geobox.crs}, the cube in another CRS; rasterise it on the cube's grid."
         )
     res = abs(geobox.affine.a)
     bb = tuple(geobox.boundingbox)
-    if max(abs(a - b) for a, b in zip(bb, reader.bounds, strict=True)) > res / 2:
+    if max(abs(a - b) for a, b in zip(bb, cube.bounds, strict=True)) > res / 2:
         raise ConfigError(
-            f"The label raster covers {bb}, the cube {reader.bounds}; build it with "
-            "GeoBox.from_bbox(reader.bounds, reader.crs, resolution=..., tight=True)."
+            f"The label raster covers {bb}, the cube {cube.bounds}; build it on the cube's grid: cube.geobox(res)."
         )
-    steps = reader.coarsest_m / res
+    steps = cube.coarsest_m / res
     if abs(steps - round(steps)) > 1e-6:
-        raise ConfigError(f"Label pixels of {res} m do not nest in the cube's coarsest pixel ({reader.coarsest_m} m).")
+        raise ConfigError(f"Label pixels of {res} m do not nest in the cube's coarsest pixel ({cube.coarsest_m} m).")
 
 
 def collate_geo_samples(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from eofusion.models import SpectralEncoder
 from eofusion.models.config import ModelConfig
 from eofusion.models.heads import SegmentationModel
 from eofusion.training.checkpoints import load_checkpoint, save_checkpoint
-from eofusion.training.cube_dataset import IGNORE_INDEX
+from eofusion.training.metrics import IGNORE_INDEX
 
 TASK = "landcover"
 

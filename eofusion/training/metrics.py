@@ -15,6 +15,9 @@ from torchmetrics.classification import (
     MulticlassJaccardIndex,
 )
 
+# Label value that no loss or score counts (torch's CrossEntropyLoss default is -100; 255 keeps label chips uint8).
+IGNORE_INDEX = 255
+
 
 @dataclass(frozen=True)
 class SegmentationScores:
@@ -43,7 +46,7 @@ class SegmentationScores:
 class SegmentationMetric:
     """Accumulates torchmetrics' OA, per-class IoU / F1 and confusion matrix over batches."""
 
-    def __init__(self, num_classes: int, ignore_index: int = 255) -> None:
+    def __init__(self, num_classes: int, ignore_index: int = IGNORE_INDEX) -> None:
         self.num_classes = num_classes
         k, ignore = num_classes, ignore_index
         self.metrics = MetricCollection(

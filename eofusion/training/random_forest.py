@@ -30,8 +30,7 @@ from torch.utils.data import Dataset
 from eofusion.errors import ConfigError
 from eofusion.models.heads import resample
 from eofusion.models.inputs import SensorInput
-from eofusion.training.cube_dataset import IGNORE_INDEX
-from eofusion.training.metrics import SegmentationMetric, SegmentationScores
+from eofusion.training.metrics import IGNORE_INDEX, SegmentationMetric, SegmentationScores
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import pytest
 from odc.geo.geobox import GeoBox
 
 from eofusion.catalog import NormalizedItem, normalize_items
-from eofusion.cube import LoadOptions, build_cube, load_aligned, open_cube
+from eofusion.cube import LoadOptions, build_cube, load_aligned, open_datatree
 from eofusion.errors import SkippedInputWarning
 from eofusion.grid import nested_grids
 from eofusion.simulate import DemoWorld, WorldConfig, simulate_world
@@ -106,7 +106,7 @@ def test_buildings_coincide_across_aerial_dsm_and_labels(
     )
     store = tmp_path / "cube.zarr"
     build_cube(items, grids, ["s2", "s1", "dsm", "aerial"], store, scheduler="threads")
-    tree = open_cube(store)
+    tree = open_datatree(store)
     assert set(tree.children) == {"s2", "s1", "dsm", "aerial"}
     s1 = tree["s1"].to_dataset()
     assert list(s1["orbit_direction"].values) == ["ascending", "descending"]
@@ -144,7 +144,7 @@ def test_cli_builds_every_sensor_group_from_the_world_catalog(
             "--scheduler", "threads", "--no-progress"]  # fmt: skip
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    tree = open_cube(out)
+    tree = open_datatree(out)
     assert set(tree.children) == {"s2", "s1", "aerial", "dsm"}
     assert tree["s2"].sizes["time"] == 2 and tree["s1"].sizes["time"] == 2
     assert tree["aerial"].sizes["time"] == 1 and tree["aerial"].sizes["x"] == 2 * tree["dsm"].sizes["x"]
@@ -167,7 +167,7 @@ def test_cli_aoi_as_tile_id(world: tuple[DemoWorld, list[NormalizedItem]], tmp_p
             "--out", str(out), "--scheduler", "threads", "--no-progress"]  # fmt: skip
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    tree = open_cube(out)
+    tree = open_datatree(out)
     for group, size in (("s2", 16), ("dsm", 160)):
         geobox = tree[group].to_dataset().odc.geobox
         assert tuple(geobox.extent.boundingbox) == scheme.bounds(tile)

@@ -18,7 +18,7 @@ from cubefactory import dt
 from odc.geo.geobox import GeoBox
 
 from eofusion.catalog import NormalizedItem
-from eofusion.cube import LoadOptions, append_cube, load_aligned, open_cube, write_cube
+from eofusion.cube import LoadOptions, append_cube, load_aligned, open_datatree, write_cube
 from eofusion.cube.store import PROGRESS_DIR, _root_attrs
 
 GRID = GeoBox.from_bbox((600000, 4997440, 602560, 5000000), "EPSG:32631", resolution=10)
@@ -26,7 +26,7 @@ OPTS = LoadOptions(chunk_size=32)
 SCRIPT = """
 import pickle, sys
 from odc.geo.geobox import GeoBox
-from eofusion.cube import LoadOptions, append_cube, load_aligned, open_cube, write_cube
+from eofusion.cube import LoadOptions, append_cube, load_aligned, open_datatree, write_cube
 items = pickle.load(open(sys.argv[1], "rb"))
 grid = GeoBox.from_bbox((600000, 4997440, 602560, 5000000), "EPSG:32631", resolution=10)
 ds = load_aligned(items, grid, "s2", options=LoadOptions(chunk_size=32))
@@ -108,7 +108,7 @@ def test_sigkill_during_append_then_rerun_completes_it(s2_scene: Callable[..., N
     full = load_aligned(items, GRID, "s2", options=OPTS)
     resumed = append_cube({"s2": full}, store, scheduler="threads")
     assert resumed.blocks_skipped >= len(markers) - 2 and resumed.blocks_total == 2 * 64
-    cube = open_cube(store)["s2"].to_dataset()
+    cube = open_datatree(store)["s2"].to_dataset()
     np.testing.assert_array_equal(cube["time"].values, full["time"].values)
     np.testing.assert_array_equal(cube["data"].values, full["data"].values)
     assert json.loads(cube.attrs["eofusion:items"]) == [["d1"], ["d6"], ["d11"]]

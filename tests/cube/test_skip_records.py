@@ -13,7 +13,7 @@ from odc.geo import CRS
 from odc.geo.geobox import GeoBox
 
 from eofusion.catalog import NormalizedItem
-from eofusion.cube import LoadOptions, build_cube, cube_info, load_aligned, open_cube
+from eofusion.cube import LoadOptions, build_cube, cube_info, load_aligned, open_datatree
 from eofusion.cube.build import skip_records_dir
 from eofusion.grid import NestedGrids
 
@@ -34,7 +34,7 @@ def test_an_asset_failing_mid_build_is_recorded_in_the_cube(s2_scene: Factory, t
     store = tmp_path / "cube.zarr"
     build_cube([item], _grids("s2"), ["s2"], store, bands={"s2": ["B04", "B08"]},
                options=LoadOptions(on_error="skip", chunk_size=32), scheduler="threads")  # fmt: skip
-    skipped = json.loads(open_cube(store)["s2"].attrs["eofusion:skipped"])
+    skipped = json.loads(open_datatree(store)["s2"].attrs["eofusion:skipped"])
     assert [(s["item"], s["band"]) for s in skipped] == [("cut", "B04")]
     assert skipped[0]["reason"].startswith("unreadable") and skipped[0]["href"] == str(path)
     assert len(cube_info(store)["groups"]["s2"]["skipped"]) == 1  # what `cube info` counts
@@ -53,10 +53,10 @@ def test_impossible_values_are_masked_and_recorded(tmp_path: Path) -> None:
     store = tmp_path / "cube.zarr"
     build_cube([item], _grids("dsm"), ["dsm"], store,
                options=LoadOptions(chunk_size=32, resampling="nearest"), scheduler="threads")  # fmt: skip
-    values = open_cube(store)["dsm"]["data"].values[0, 0]
+    values = open_datatree(store)["dsm"]["data"].values[0, 0]
     assert np.isnan(values).sum() == impossible and np.nanmin(values) >= -500 and np.nanmax(values) <= 9000
     assert (values[16:, 16:] == 250.0).all()
-    (entry,) = json.loads(open_cube(store)["dsm"].attrs["eofusion:skipped"])
+    (entry,) = json.loads(open_datatree(store)["dsm"].attrs["eofusion:skipped"])
     assert entry["item"] == "garbled" and entry["band"] == "dsm" and entry["pixels"] == outside
     assert "physical range -500..9000 m" in entry["reason"]
     direct = load_aligned([item], GRID, "dsm", options=LoadOptions(chunk_size=32, resampling="nearest"))

@@ -1,4 +1,4 @@
-"""write_cube / open_cube / append_cube: schema, CF CRS, provenance, idempotence, appends, bad stores."""
+"""write_cube / open_datatree / append_cube: schema, CF CRS, provenance, idempotence, appends, bad stores."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from cubefactory import dt
 from odc.geo.geobox import GeoBox
 
 from eofusion.catalog import NormalizedItem
-from eofusion.cube import LoadOptions, append_cube, composite, cube_info, load_aligned, open_cube, write_cube
+from eofusion.cube import LoadOptions, append_cube, composite, cube_info, load_aligned, open_datatree, write_cube
 from eofusion.errors import CubeError, CubeSchemaError
 
 Factory = Callable[..., NormalizedItem]
@@ -34,7 +34,7 @@ def test_write_open_roundtrip_with_cf_crs_and_provenance(s2_scene: Factory, tmp_
     ds = load_aligned(items, GRID, "s2", bands=["B04", "B08"], options=OPTS)
     summary = write_cube({"s2": ds}, store, scheduler="threads")
     assert summary.blocks_written == 2 * 2 * 2
-    tree = open_cube(store)
+    tree = open_datatree(store)
     s2 = tree["s2"].to_dataset()
     np.testing.assert_array_equal(s2["data"].values, ds["data"].values)
     assert s2.rio.crs.to_epsg() == 32631
@@ -65,7 +65,7 @@ def test_append_adds_dates_without_rewriting(s2_scene: Factory, tmp_path: Path) 
     summary = append_cube({"s2": new}, store, scheduler="threads")
     assert summary.blocks_written == 4  # only the new date
     assert shard.stat().st_mtime_ns == before
-    s2 = open_cube(store)["s2"].to_dataset()
+    s2 = open_datatree(store)["s2"].to_dataset()
     assert s2.sizes["time"] == 2
     np.testing.assert_array_equal(s2["data"].values, new["data"].values)
     assert json.loads(s2.attrs["eofusion:items"]) == [["a"], ["b"]]
@@ -79,16 +79,16 @@ def test_existing_store_with_another_config_is_refused(s2_scene: Factory, tmp_pa
     with pytest.raises(CubeError, match="overwrite"):
         _build(other, store)
     _build(other, store, overwrite=True)
-    assert json.loads(open_cube(store)["s2"].attrs["eofusion:items"]) == [["b"]]
+    assert json.loads(open_datatree(store)["s2"].attrs["eofusion:items"]) == [["b"]]
 
 
 def test_open_cube_says_what_is_wrong(s2_scene: Factory, tmp_path: Path) -> None:
     with pytest.raises(CubeSchemaError, match="does not exist"):
-        open_cube(tmp_path / "nope.zarr")
+        open_datatree(tmp_path / "nope.zarr")
     plain = tmp_path / "plain.zarr"
     xr.Dataset({"v": ("x", np.arange(3.0))}).to_zarr(plain, zarr_format=3, consolidated=False)
     with pytest.raises(CubeSchemaError, match="eofusion:schema"):
-        open_cube(plain)
+        open_datatree(plain)
     store = tmp_path / "cube.zarr"
     _build([s2_scene("a", dt(1), size=64)], store)
     meta = store / "s2" / "data" / "zarr.json"
@@ -97,7 +97,7 @@ def test_open_cube_says_what_is_wrong(s2_scene: Factory, tmp_path: Path) -> None
     doc["dimension_names"] = ["t", "band", "y", "x"]
     meta.write_text(json.dumps(doc))
     with pytest.raises(CubeSchemaError, match="grid_mapping") as err:
-        open_cube(store)
+        open_datatree(store)
     assert "dimensions" in str(err.value)
 
 
@@ -110,7 +110,7 @@ def test_composite_written_on_an_existing_dask_cluster(s2_scene: Factory, tmp_pa
     store = tmp_path / "median.zarr"
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as cluster:
         write_cube({"s2": median}, store, scheduler=cluster.scheduler_address)
-    s2 = open_cube(store)["s2"].to_dataset()
+    s2 = open_datatree(store)["s2"].to_dataset()
     assert s2.sizes["time"] == 1 and s2.attrs["eofusion:composite"] == "median:all"
     assert json.loads(s2.attrs["eofusion:items"]) == [["d1", "d11"]]
     np.testing.assert_allclose(s2["data"].values[0], np.nanmedian(ds["data"].values, axis=0), atol=1e-7)

@@ -124,9 +124,9 @@ def test_plot_map_without_legend_and_class_fractions() -> None:
 
 
 def test_accessor_on_a_real_cube(small_cube) -> None:  # type: ignore[no-untyped-def]
-    from eofusion.cube import open_cube
+    from eofusion.cube import open_datatree
 
-    tree = open_cube(small_cube)
+    tree = open_datatree(small_cube)
     s2, aerial = tree["s2"].to_dataset(), tree["aerial"].to_dataset()
     assert s2.eofusion.band_name("nir") == "B08" and aerial.eofusion.band_name("nir") == "nir"
     ndvi = s2.eofusion.ndvi().max("time").values

@@ -39,13 +39,13 @@ def test_job_summary() -> None:
 
 
 def test_cube_summary(small_cube: Path) -> None:
-    from eofusion.cube import open_cube
+    from eofusion.cube import open_datatree
 
     rows = summarize(small_cube).as_dict()
     assert rows["valid"] == "yes"
     assert rows["s2"].startswith("12 bands [B01") and "10 m, 96 x 96 px" in rows["s2"]
     assert "1 m, 960 x 960 px" in rows["aerial"]
-    opened = summarize(open_cube(small_cube)).as_dict()
+    opened = summarize(open_datatree(small_cube)).as_dict()
     assert set(opened) == {"s2", "s1", "aerial", "dsm"}
 
 

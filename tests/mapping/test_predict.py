@@ -10,11 +10,11 @@ import pytest
 import rasterio
 import torch
 
+from eofusion.cube import open_cube
 from eofusion.mapping import MapLegend
 from eofusion.mapping.predict import PredictConfig, predict_to_cog, taper, window_starts
 from eofusion.models import SpectralEncoder, model_config
 from eofusion.models.heads import SegmentationModel
-from eofusion.training.cube_dataset import CubeChipReader
 
 LEGEND = MapLegend.from_mapping({1: ("a", "#ff0000"), 2: ("b", "#00ff00"), 3: ("c", "#0000ff")})
 
@@ -34,12 +34,12 @@ def model() -> SegmentationModel:
 
 
 def test_blended_windows_leave_no_seams(small_cube: Path, model: SegmentationModel, tmp_path: Path) -> None:
-    reader = CubeChipReader(small_cube, groups=["s2", "dsm"])
+    cube = open_cube(small_cube, groups=["s2", "dsm"])
     hard = predict_to_cog(
-        model, reader, LEGEND, tmp_path / "hard.tif", PredictConfig(chip_m=320, overlap_m=0), probabilities=True
+        model, cube, LEGEND, tmp_path / "hard.tif", PredictConfig(chip_m=320, overlap_m=0), probabilities=True
     )
     soft = predict_to_cog(
-        model, reader, LEGEND, tmp_path / "soft.tif", PredictConfig(chip_m=320, overlap_m=80), probabilities=True
+        model, cube, LEGEND, tmp_path / "soft.tif", PredictConfig(chip_m=320, overlap_m=80), probabilities=True
     )
     assert hard.files.probabilities is not None and soft.files.probabilities is not None
     with rasterio.open(hard.files.probabilities) as src:
@@ -57,13 +57,13 @@ def test_blended_windows_leave_no_seams(small_cube: Path, model: SegmentationMod
 
 
 def test_map_is_on_the_cube_grid_with_availability(small_cube: Path, model: SegmentationModel, tmp_path: Path) -> None:
-    reader = CubeChipReader(small_cube)
+    cube = open_cube(small_cube)
     result = predict_to_cog(
-        model, reader, LEGEND, tmp_path / "map.tif", PredictConfig(chip_m=320, overlap_m=80), tags={"model": "random"}
+        model, cube, LEGEND, tmp_path / "map.tif", PredictConfig(chip_m=320, overlap_m=80), tags={"model": "random"}
     )
     with rasterio.open(result.files.classes) as src:
         ids = src.read(1)
-        left, _, _, top = reader.bounds
+        left, _, _, top = cube.bounds
         assert src.transform.c == left and src.transform.f == top and src.res == (1.0, 1.0)
         assert src.shape == (960, 960) and set(np.unique(ids)) <= {1, 2, 3, 255}
         assert src.tags()["model"] == "random"

@@ -11,13 +11,13 @@ import pytest
 import rasterio
 import torch
 
-from eofusion.cube import open_cube
+from eofusion.cube import open_cube, open_datatree
 from eofusion.errors import ConfigError
+from eofusion.models.inputs import read_sample
 from eofusion.pipeline.demo import DemoConfig
 from eofusion.pipeline.demo_unseen import UNSEEN_SENSORS, unseen_cube
 from eofusion.sensors import get_sensor
 from eofusion.training.chips import grid_windows
-from eofusion.training.cube_dataset import CubeChipReader
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def unseen(small_world, tmp_path_factory: pytest.TempPathFactory) -> Path:  # ty
 
 
 def test_groups_share_the_training_grid(unseen: Path, small_world) -> None:  # type: ignore[no-untyped-def]
-    tree = open_cube(unseen)
+    tree = open_datatree(unseen)
     assert set(tree.children) == set(UNSEEN_SENSORS)
     world = small_world.grids["s2_10m"]
     for group, res in (("landsat", 10.0), ("aerial", 1.0), ("s1", 10.0), ("dsm", 1.0)):
@@ -47,7 +47,7 @@ def test_groups_share_the_training_grid(unseen: Path, small_world) -> None:  # t
 
 def test_landsat_keeps_its_30m_pixels_on_the_10m_grid(unseen: Path, small_world) -> None:  # type: ignore[no-untyped-def]
     """Nearest resampling onto the nested 10 m grid: each 30 m pixel is 3 x 3 copies of the file's value."""
-    landsat = open_cube(unseen)["landsat"].to_dataset()
+    landsat = open_datatree(unseen)["landsat"].to_dataset()
     item = next(i for i in small_world.stac_items("landsat-c2-l2") if i.datetime.date() == small_world.s2_dates[0])
     with rasterio.open(item.assets["red"].get_absolute_href()) as src:
         red30 = src.read(1).astype(np.float64) * 2.75e-5 - 0.2
@@ -56,11 +56,11 @@ def test_landsat_keeps_its_30m_pixels_on_the_10m_grid(unseen: Path, small_world)
 
 
 def test_chips_give_landsat_and_naip_inputs(unseen: Path) -> None:
-    reader = CubeChipReader(unseen, groups=["landsat", "aerial", "s1", "dsm"])
-    assert reader.coarsest_m == 10.0
-    windows = grid_windows(reader.bounds, 160.0, snap_m=reader.coarsest_m)
+    cube = open_cube(unseen, groups=["landsat", "aerial", "s1", "dsm"])
+    assert cube.coarsest_m == 10.0
+    windows = grid_windows(cube.bounds, 160.0, snap_m=cube.coarsest_m)
     for window in (windows[0], windows[len(windows) // 2], windows[-1]):
-        sample = reader.read(window)
+        sample = read_sample(cube, window)
         landsat, aerial = sample["landsat"], sample["aerial"]
         assert landsat.sensor in ("landsat-8", "landsat-9") and aerial.sensor == "naip"
         assert landsat.bands == get_sensor(landsat.sensor).select(["B1", "B2", "B3", "B4", "B5", "B6", "B7"])

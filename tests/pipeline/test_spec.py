@@ -35,11 +35,22 @@ def test_valid_spec_resolves_paths_against_the_file(tmp_path: Path) -> None:
     assert spec.time.interval() == "2024-04-01/2024-09-30" and spec.run.workers == 1
 
 
+@pytest.mark.parametrize("sensors", [["sentinel-2", "dsm"], ["s2", "DSM"], ["Sentinel-2", "elevation", "s2"]])
+def test_sensor_names_are_normalised_once_at_the_edge(tmp_path: Path, sensors: list[str]) -> None:
+    """``sentinel-2``, ``s2`` and ``Sentinel-2`` give the same spec: group keys, default grids, hash, tiles."""
+    spec = load_job_spec(write(tmp_path, {**BASE, "sensors": sensors, "resolutions": {"Sentinel-2": 10}}))
+    reference = load_job_spec(write(tmp_path, {**BASE, "sensors": ["s2", "dsm"]}))
+    assert spec.sensors == ["s2", "dsm"] and spec.resolutions == {"s2": 10.0, "dsm": 1.0}
+    assert spec.config_hash() == reference.config_hash()
+    tiles = job_tiles(spec)
+    assert tiles == job_tiles(reference) and all(set(g.resolutions) == {"s2", "dsm"} for g in tiles.values())
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         ({"outputs": {"dir": "o", "probabilites": True}}, "outputs.probabilites"),
-        ({"sensors": ["s2", "landsat"]}, "sensors.1"),
+        ({"sensors": ["s2", "modis"]}, r"sensors.*Unknown sensor group 'modis'"),
         ({"time": {"start": "2024-09-01", "end": "2024-04-01"}}, "before start"),
         ({"aoi": {"bbox": [1.43, 43.5, 1.40, 43.52]}}, "min < max"),
         ({"aoi": {"bbox": [1, 2, 3, 4], "tiles": ["x"]}}, "exactly one"),

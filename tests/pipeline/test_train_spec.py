@@ -9,7 +9,7 @@ import yaml
 
 from eofusion.errors import ConfigError
 from eofusion.pipeline.train_spec import load_train_spec, train_spec_from_dict
-from eofusion.pipeline.training_run import class_table, default_subsets
+from eofusion.pipeline.training_run import _check_sensors, class_table, default_subsets
 
 REPO = Path(__file__).resolve().parents[2]
 ONE = {1: {"name": "x"}}
@@ -48,11 +48,31 @@ def test_relative_paths_resolve_against_the_spec_file(tmp_path: Path) -> None:
         ({"baselines": ["unet", "resnet"]}, r"baselines\.1"),
         ({"finetune": {"sensor_dropout": 1.5}}, r"finetune\.sensor_dropout"),
         ({"data": {"cube": "c.zarr", "sensors": ["s2"], "build": {"bbox": [0, 0, 1, 1]}}}, "one of catalog or rasters"),
+        ({"data": {"cube": "c.zarr", "sensors": ["s2", "modis"]}}, r"data\.sensors.*'modis'"),
+        ({"subsets": {"radar": ["s1"]}}, r"subset 'radar' names \['s1'\]"),
     ],
 )  # fmt: skip
 def test_invalid_specs_name_the_key(change: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         train_spec_from_dict(_spec(**change))
+
+
+@pytest.mark.parametrize("names", [["sentinel-2", "dsm"], ["s2", "DSM"], ["Sentinel-2", "elevation"]])
+def test_sensor_names_are_normalised_once_at_the_edge(names: list[str]) -> None:
+    """Aliases become cube group keys in the spec, its subsets, its grids and the evaluate --sensors choice."""
+    build = {"catalog": "demo", "bbox": [0, 0, 1, 1], "resolutions": {names[0]: 10}}
+    data = {"cube": "cube.zarr", "sensors": names, "build": build}
+    spec = train_spec_from_dict(_spec(data=data, subsets={"optical": [names[0]], "both": names}))
+    reference = train_spec_from_dict(
+        _spec(
+            data={**data, "sensors": ["s2", "dsm"], "build": {**build, "resolutions": {"s2": 10}}},
+            subsets={"optical": ["s2"], "both": ["s2", "dsm"]},
+        )
+    )
+    assert spec.data.sensors == ["s2", "dsm"] and spec.subsets == {"optical": ["s2"], "both": ["s2", "dsm"]}
+    assert spec.data.build is not None and spec.data.build.resolutions == {"s2": 10.0}
+    assert spec.config_hash() == reference.config_hash()
+    assert _check_sensors([names[1], names[0]], spec.data.sensors) == ("s2", "dsm")
 
 
 def test_hash_ignores_where_outputs_go() -> None:

@@ -8,18 +8,20 @@ import numpy as np
 import pytest
 import torch
 
+from eofusion.cube import open_cube
 from eofusion.errors import ConfigError, CubeSchemaError
+from eofusion.models.inputs import read_sample
 from eofusion.training.chips import ChipWindow, grid_windows, random_windows, split_bounds
-from eofusion.training.cube_dataset import CubeChipReader, CubeDataset, LabelledCubeDataset, LabelRaster
+from eofusion.training.cube_dataset import CubeDataset, LabelledCubeDataset, LabelRaster
 
 
 def test_chips_are_co_located_and_normalised(small_cube: Path) -> None:
     import xarray as xr
 
-    reader = CubeChipReader(small_cube)
-    left, _, _, top = reader.bounds
+    cube = open_cube(small_cube)
+    left, _, _, top = cube.bounds
     window = ChipWindow(left + 160, top - 80, 320.0)
-    sample = reader.read(window)
+    sample = read_sample(cube, window)
     assert set(sample) == {"s2", "s1", "aerial", "dsm"}
     assert sample["s2"].pixels.shape[-2:] == (32, 32) and sample["aerial"].pixels.shape[-2:] == (320, 320)
     assert sample["s2"].gsd_m == 10.0 and sample["dsm"].gsd_m == 1.0
@@ -52,23 +54,23 @@ def test_windows_and_splits() -> None:
 def test_labelled_dataset_and_bad_inputs(small_cube: Path, small_world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from odc.geo.geobox import GeoBox
 
-    reader = CubeChipReader(small_cube, groups=["s2", "dsm"], bands={"s2": ["red", "nir"]})
-    assert [b.name for b in reader.groups["s2"].bands] == ["B04", "B08"]
-    geobox = GeoBox.from_bbox(reader.bounds, reader.crs, resolution=1.0, tight=True)
+    cube = open_cube(small_cube, groups=["s2", "dsm"], bands={"s2": ["red", "nir"]})
+    assert [b.name for b in cube.groups["s2"].bands] == ["B04", "B08"]
+    geobox = GeoBox.from_bbox(cube.bounds, cube.crs, resolution=1.0, tight=True)
     truth = small_world.rasterize_landcover(geobox)
     labels = LabelRaster(truth, geobox)
-    windows = grid_windows(reader.bounds, 320.0)
-    data = LabelledCubeDataset(reader, labels, windows)
+    windows = grid_windows(cube.bounds, 320.0)
+    data = LabelledCubeDataset(cube, labels, windows)
     inputs, target = data[4]
     assert inputs["dsm"].pixels.shape[-2:] == (320, 320)
     assert target.shape == (320, 320) and target.dtype == torch.int64
     r0 = round(geobox.affine.f - windows[4].top)
     c0 = round(windows[4].left - geobox.affine.c)
     np.testing.assert_array_equal(target.numpy(), truth[r0 : r0 + 320, c0 : c0 + 320])
-    assert len(CubeDataset(reader, windows)) == 9
+    assert len(CubeDataset(cube, windows)) == 9
     with pytest.raises(ConfigError, match="no band"):
-        CubeChipReader(small_cube, bands={"s2": ["B99"]})
+        open_cube(small_cube, bands={"s2": ["B99"]})
     with pytest.raises(CubeSchemaError, match="no group"):
-        CubeChipReader(small_cube, groups=["landsat"])
+        open_cube(small_cube, groups=["landsat"])
     with pytest.raises(CubeSchemaError):
-        CubeChipReader(tmp_path / "not-a-cube.zarr")
+        open_cube(tmp_path / "not-a-cube.zarr")

@@ -114,19 +114,20 @@ def test_forest_rejects_unusable_data() -> None:
 def test_forest_on_cube_chips_with_world_truth(small_cube: Path, small_world) -> None:  # type: ignore[no-untyped-def]
     from odc.geo.geobox import GeoBox
 
+    from eofusion.cube import open_cube
     from eofusion.training.chips import grid_windows, split_bounds
-    from eofusion.training.cube_dataset import CubeChipReader, LabelledCubeDataset, LabelRaster
+    from eofusion.training.cube_dataset import LabelledCubeDataset, LabelRaster
 
-    reader = CubeChipReader(small_cube, groups=["s2", "s1", "dsm"])
-    geobox = GeoBox.from_bbox(reader.bounds, reader.crs, resolution=5.0, tight=True)
+    cube = open_cube(small_cube, groups=["s2", "s1", "dsm"])
+    geobox = GeoBox.from_bbox(cube.bounds, cube.crs, resolution=5.0, tight=True)
     ids = small_world.rasterize_landcover(geobox, supersample=5)
     present = [int(i) for i in np.unique(ids) if i != 0]
     lut = np.full(256, 255, dtype=np.uint8)
     lut[present] = np.arange(len(present))
     labels = LabelRaster(lut[ids], geobox)
-    west, east = split_bounds(reader.bounds, 0.5)
-    train = LabelledCubeDataset(reader, labels, grid_windows(west, 160.0))
-    test = LabelledCubeDataset(reader, labels, grid_windows(east, 160.0))
+    west, east = split_bounds(cube.bounds, 0.5)
+    train = LabelledCubeDataset(cube, labels, grid_windows(west, 160.0))
+    test = LabelledCubeDataset(cube, labels, grid_windows(east, 160.0))
     forest = fit_random_forest(train, max_pixels=10_000, seed=0, n_estimators=30)
     scores = evaluate_random_forest(forest, test, num_classes=len(present))
     truth = torch.cat([test[i][1].reshape(-1) for i in range(len(test))])

@@ -32,7 +32,7 @@ def world_dir(tmp_path_factory):
 
 
 def test_demo_world_arrays_are_co_located(world_dir) -> None:
-    from eofusion.training.demo_data import demo_world_arrays
+    from eofusion.pipeline.demo_arrays import demo_world_arrays
 
     arrays = demo_world_arrays(world_dir, aerial_m=1.0)
     assert set(arrays) == {"s2", "s1", "aerial", "dsm"}
