@@ -39,13 +39,8 @@ from eofusion.models.inputs import SensorInput
 from eofusion.pipeline.demo import DemoConfig, prepare_world, training_cube
 from eofusion.pipeline.demo_unseen import unseen_cube
 from eofusion.pipeline.train_spec import TrainSpec, train_spec_from_dict
-from eofusion.pipeline.training_run import (
-    default_subsets,
-    finished_report,
-    prepare_data,
-    run_training,
-    subset_label,
-)
+from eofusion.pipeline.training_data import prepare_data
+from eofusion.pipeline.training_run import default_subsets, finished_report, run_training, subset_label
 from eofusion.training.cube_dataset import LabelledCubeDataset
 from eofusion.training.finetune import evaluate
 from eofusion.training.landcover import load_baseline_model, load_landcover_model

@@ -9,6 +9,7 @@ The public functions::
 
 from eofusion.cube.build import build_cube
 from eofusion.cube.chunks import DEFAULT_CACHE_BYTES, CacheInfo
+from eofusion.cube.composite import composite
 from eofusion.cube.cube import Cube, CubeGroup, open_cube
 from eofusion.cube.groups import (
     DEFAULT_RESOLUTIONS,
@@ -19,7 +20,7 @@ from eofusion.cube.groups import (
     group_key,
     group_keys,
 )
-from eofusion.cube.load import LoadOptions, composite, load_aligned, solar_day
+from eofusion.cube.load import LoadOptions, load_aligned, solar_day
 from eofusion.cube.reader import read_asset
 from eofusion.cube.schema import cube_info, open_datatree, validate_cube
 from eofusion.cube.store import CubeSummary, append_cube, write_cube

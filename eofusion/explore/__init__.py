@@ -12,7 +12,9 @@ Importing this package registers the accessor (``import eofusion`` alone does no
     summarize(grids) / summarize("cube.zarr") / summarize(job_spec)
 
 The notebooks share small settings and one work directory through :func:`small_demo_config` and
-:func:`notebook_workdir` (``$EOFUSION_NOTEBOOK_WORK``). Matplotlib is imported only when a plot is drawn.
+:func:`notebook_workdir` (``$EOFUSION_NOTEBOOK_WORK``); the demo world's pieces (:func:`demo_world`,
+:func:`demo_cube`, :func:`run_demo`...) are re-exported here so notebooks import only public namespaces.
+Matplotlib is imported only when a plot is drawn.
 """
 
 from eofusion.explore.accessor import DataArrayAccessor, DatasetAccessor
@@ -24,16 +26,32 @@ from eofusion.explore.reprs import (
     summarize_job,
     summarize_tree,
 )
-from eofusion.explore.workdir import demo_cube, demo_world, notebook_workdir, real_data_dir, small_demo_config
+from eofusion.explore.workdir import (
+    demo_bbox,
+    demo_cube,
+    demo_grids,
+    demo_world,
+    notebook_workdir,
+    real_data_dir,
+    small_demo_config,
+)
+from eofusion.pipeline.demo import COLLECTIONS as DEMO_COLLECTIONS
+from eofusion.pipeline.demo import SENSORS as DEMO_SENSORS
+from eofusion.pipeline.demo import run_demo
 
 __all__ = [
+    "DEMO_COLLECTIONS",
+    "DEMO_SENSORS",
     "DataArrayAccessor",
     "DatasetAccessor",
     "Summary",
+    "demo_bbox",
     "demo_cube",
+    "demo_grids",
     "demo_world",
     "notebook_workdir",
     "real_data_dir",
+    "run_demo",
     "small_demo_config",
     "summarize",
     "summarize_cube",

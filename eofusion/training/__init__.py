@@ -7,6 +7,7 @@ Public API:
 - :class:`PretrainConfig`, :func:`pretrain`, :class:`PretrainResult`, :class:`StepInfo`, :func:`pick_device`.
 - :func:`save_checkpoint`, :func:`load_checkpoint`, :func:`load_model`, :func:`read_state_dict`,
   :func:`convert_smarties_checkpoint`.
+- :class:`ChipWindow`, :func:`grid_windows`, :func:`random_windows`, :func:`split_bounds` — chip layouts.
 - :class:`CubeDataset`, :class:`LabelledCubeDataset`, :class:`LabelRaster` — chips of a :class:`eofusion.cube.Cube`.
 - :class:`CubeGeoDataset`, :func:`collate_geo_samples` — a cube as a torchgeo GeoDataset (imported on first use).
 """
@@ -25,6 +26,7 @@ from eofusion.training.checkpoints import (
     restore_model,
     save_checkpoint,
 )
+from eofusion.training.chips import ChipWindow, grid_windows, random_windows, split_bounds
 from eofusion.training.cube_dataset import CubeDataset, LabelledCubeDataset, LabelRaster
 from eofusion.training.metrics import IGNORE_INDEX
 from eofusion.training.pretrain import PretrainConfig, PretrainResult, StepInfo, pick_device, pretrain
@@ -34,6 +36,7 @@ __all__ = [
     "IGNORE_INDEX",
     "ArrayChipDataset",
     "Checkpoint",
+    "ChipWindow",
     "CubeDataset",
     "CubeGeoDataset",
     "LabelRaster",
@@ -44,13 +47,16 @@ __all__ = [
     "StepInfo",
     "collate_geo_samples",
     "convert_smarties_checkpoint",
+    "grid_windows",
     "load_checkpoint",
     "load_model",
     "pick_device",
     "pretrain",
+    "random_windows",
     "read_state_dict",
     "restore_model",
     "save_checkpoint",
+    "split_bounds",
     "synthetic_scene",
 ]
 

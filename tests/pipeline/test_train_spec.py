@@ -9,7 +9,8 @@ import yaml
 
 from eofusion.errors import ConfigError
 from eofusion.pipeline.train_spec import load_train_spec, train_spec_from_dict
-from eofusion.pipeline.training_run import _check_sensors, class_table, default_subsets
+from eofusion.pipeline.training_data import class_table
+from eofusion.pipeline.training_run import _check_sensors, default_subsets
 
 REPO = Path(__file__).resolve().parents[2]
 ONE = {1: {"name": "x"}}

@@ -138,7 +138,7 @@ def test_errors_name_the_fix(tmp_path: Path, small_world, small_cube: Path, caps
 
 def test_chips_snap_to_labels_coarser_than_the_cube(tmp_path: Path, small_world, small_cube: Path) -> None:
     from eofusion.pipeline.train_spec import load_train_spec
-    from eofusion.pipeline.training_run import prepare_data
+    from eofusion.pipeline.training_data import prepare_data
 
     path = _write_spec(
         tmp_path / "aerial.yaml", small_world, small_cube, data={"cube": str(small_cube), "sensors": ["aerial"]}
