@@ -199,6 +199,8 @@ def run_training(spec: TrainSpec, say: Say, on_step: StepHook | None = None, *, 
     counts = data.class_counts()
     say("data", "labelled pixels (train / test): " + _counts_text(counts))
     results: list[ModelResult] = []
+    # Weight initialisation draws from torch's global generator: seed it so one spec gives one model.
+    torch.manual_seed(spec.seed)
     model = _eofusion_model(spec, data, say)
     main = _train_one(EOFUSION, model, spec, data, dropout=spec.finetune.sensor_dropout, on_step=on_step)
     results.append(main)
@@ -216,6 +218,7 @@ def run_training(spec: TrainSpec, say: Say, on_step: StepHook | None = None, *, 
             # The U-Net trains on its fixed stack; DOFA, which fuses by concatenating the channels present,
             # on one subset per batch (a per-chip subset would mean zero-filled channels).
             dropout = 0.0 if name == "unet" else spec.finetune.sensor_dropout
+            torch.manual_seed(spec.seed)
             baseline = _baseline(name, data)
             result = _train_one(name, baseline, spec, data, dropout=dropout, sampling="batch", on_step=on_step)
             save_checkpoint(out / f"baseline-{name}.safetensors", baseline, seed=spec.seed, extra={"task": "landcover"})
