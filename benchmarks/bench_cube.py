@@ -166,11 +166,11 @@ def target_grid(scenario: str, native: dict[str, Any]) -> Any:
 # ---------------------------------------------------------------------------------------------- runners
 def run_eofusion(items: list[dict[str, Any]], grid: Any, resampling: str, out: Path) -> None:
     from eofusion.catalog import normalize_items
-    from eofusion.cube import LoadOptions, load_aligned, write_cube
+    from eofusion.cube import LoadOptions, WriteOptions, load_aligned, write_cube
 
     norm = normalize_items(items)
     ds = load_aligned(norm, grid, "s2", options=LoadOptions(resampling=resampling, mask_clouds=False, chunk_size=CHUNK))
-    write_cube({"s2": ds}, out, scheduler="threads")
+    write_cube({"s2": ds}, out, write=WriteOptions(scheduler="threads"))
 
 
 def run_odc(items: list[dict[str, Any]], grid: Any, resampling: str, out: Path) -> None:

@@ -55,7 +55,7 @@ def make_world(workdir: Path, size_m: float, dates: int) -> Any:
 def make_cube(workdir: Path, world: Any) -> Path:
     """The world's S2 cube (4 bands, 10 m, the world's own grid), built once."""
     from eofusion.catalog import normalize_items, search
-    from eofusion.cube import build_cube
+    from eofusion.cube import WriteOptions, build_cube
     from eofusion.grid import NestedGrids
 
     store = workdir / "cube.zarr"
@@ -64,7 +64,7 @@ def make_cube(workdir: Path, world: Any) -> Path:
     items = normalize_items(search(world.geoparquet_path, collections=["sentinel-2-l2a"]), on_error="raise")
     grid = world.grids["s2_10m"]
     grids = NestedGrids(grid.crs, tuple(grid.boundingbox), {"s2": 10.0})
-    build_cube(items, grids, ["s2"], store, bands={"s2": list(BANDS)}, scheduler="threads")
+    build_cube(items, grids, ["s2"], store, bands={"s2": list(BANDS)}, write=WriteOptions(scheduler="threads"))
     return store
 
 

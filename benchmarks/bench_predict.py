@@ -91,7 +91,7 @@ def build_cube(case: Case, side_m: float, store: Path, seed: int) -> None:
     from odc.geo.geobox import GeoBox
     from odc.geo.xr import xr_coords
 
-    from eofusion.cube import write_cube
+    from eofusion.cube import WriteOptions, write_cube
     from eofusion.sensors import get_sensor
 
     x0, y0 = ORIGIN
@@ -118,7 +118,7 @@ def build_cube(case: Case, side_m: float, store: Path, seed: int) -> None:
     var = xr.DataArray(data, dims=("time", "band", "y", "x"), attrs={"grid_mapping": "spatial_ref"})
     ds = xr.Dataset({"data": var}, coords=coords)
     ds.attrs.update({"eofusion:group": case.group, "eofusion:resolution": case.res_m})
-    write_cube({case.group: ds}, store, scheduler="threads", overwrite=True)
+    write_cube({case.group: ds}, store, write=WriteOptions(scheduler="threads", overwrite=True))
 
 
 # ------------------------------------------------------------------------------------------- child process

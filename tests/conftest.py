@@ -55,12 +55,12 @@ def small_world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
 def small_cube(small_world, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
     """The small world's s2/s1/aerial/dsm cube on nested 10/10/1/1 m grids."""
     from eofusion.catalog import normalize_items, search
-    from eofusion.cube import build_cube
+    from eofusion.cube import WriteOptions, build_cube
     from eofusion.grid import NestedGrids
 
     items = normalize_items(search(small_world.geoparquet_path, collections=SENSOR_COLLECTIONS), on_error="raise")
     s2 = small_world.grids["s2_10m"]
     grids = NestedGrids(s2.crs, tuple(s2.boundingbox), SMALL_RESOLUTIONS)
     store = tmp_path_factory.mktemp("small-cube") / "cube.zarr"
-    build_cube(items, grids, list(SMALL_RESOLUTIONS), store, scheduler="threads")
+    build_cube(items, grids, list(SMALL_RESOLUTIONS), store, write=WriteOptions(scheduler="threads"))
     return store

@@ -46,6 +46,18 @@ def test_demo_runs_end_to_end_and_resumes(tmp_path: Path) -> None:
     assert (out / "model" / "training-curves.png").read_bytes()[:4] == b"\x89PNG"
     assert not summary["failed_tiles"]
 
+    # One orchestration path: the specs the demo ran are what the CLI runs; its job spec, run by
+    # `eofusion run`, finds every tile done (same configuration, model and inputs) and maps nothing again.
+    job = subprocess.run(
+        [sys.executable, "-m", "eofusion", "run", summary["job_spec"], "--json"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert job.returncode == 0, job.stderr[-3000:]
+    run = json.loads(job.stdout)
+    assert len(run["skipped"]) > 0 and not run["done"] and not run["failed"], run
+    assert run["outputs"]["mosaic"] == summary["map"]
+    assert Path(summary["train_spec"]).read_text().count("build:") == 1  # the cube is built by the training run
+
     second = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)  # resumes: all done
     assert second.returncode == 0, second.stderr[-3000:]
     again = json.loads(second.stdout)

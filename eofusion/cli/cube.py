@@ -110,9 +110,9 @@ def build(
     from odc.geo.geom import box
 
     from eofusion.catalog import normalize_items, search
-    from eofusion.cube import LoadOptions, build_cube, default_resolution, group_key, group_keys
+    from eofusion.cube import LoadOptions, WriteOptions, build_cube, default_resolution, group_key, group_keys
     from eofusion.errors import SkippedInputWarning
-    from eofusion.grid import NestedGrids, as_geometry
+    from eofusion.grid import NestedGrids, as_geometry, nested_grids
 
     log = logging.getLogger("eofusion.cli.cube")
     groups = group_keys(s for s in sensors.split(",") if s.strip())
@@ -133,22 +133,12 @@ def build(
     log.info("%d items found, %d usable", len(raw), len(items))
     options = LoadOptions(chunk_size=chunk_size, mask_clouds=not no_cloud_mask, on_error=on_error)  # type: ignore[arg-type]
     band_map = {k: v.split() for k, v in _pairs(bands, "--bands").items()}
+    grids = region if isinstance(region, NestedGrids) else nested_grids(region, res, crs=crs)
     bar = _Bar() if progress else None
     try:
-        summary = build_cube(
-            items,
-            region,
-            groups,
-            out,
-            resolutions=res,
-            crs=crs,
-            bands=band_map or None,
-            options=options,
-            scheduler=scheduler,
-            overwrite=overwrite,
-            progress=bar,
-            memory_limit=memory_limit,
-        )
+        write = WriteOptions(scheduler=scheduler, overwrite=overwrite, progress=bar, memory_limit=memory_limit)
+        summary = build_cube(items, grids, groups, out, resolutions=res, bands=band_map or None, options=options,
+                             write=write)  # fmt: skip
     finally:
         if bar:
             bar.close()

@@ -1,16 +1,16 @@
 """``eofusion pretrain``: MAE pretraining of the spectrum-aware encoder, with checkpoints and resume.
 
 Data source (one of):
-- ``--demo DIR``: a demo world written by ``eofusion.simulate`` (S2/S1 series, aerial, DSM/DTM); its
-  sensors are aligned onto nested grids in the S2 CRS by the cube loader, then cut into random chips.
+- ``--cube STORE``: any eofusion cube (``eofusion cube build``, or the demo's ``train-cube.zarr``), read
+  as random co-located chips of every group by the cube's chip reader, as training runs read it.
 - ``--synthetic``: spectrally plausible scenes rendered from the sensor registry (S2 and S1 series,
-  aerial, DSM/nDSM) — needs nothing on disk; the smoke test and CPU demo source until cubes feed training.
+  aerial, DSM/nDSM) — needs nothing on disk (the smoke test).
 
 Config file (``--config``, YAML; unknown keys are rejected)::
 
     model: {preset: tiny, overrides: {mask_ratio: 0.75}}
     pretrain: {steps: 200, batch_size: 8, lr: 0.001, warmup_steps: 10, checkpoint_every: 100}
-    data: {size_m: 480, chip_m: 160, dates: 3, length: 1024}   # size_m, dates: --synthetic only
+    data: {size_m: 480, chip_m: 160, dates: 3, length: 1024}   # size_m, dates: --synthetic only; length: chips
 
 Command-line options override the file.
 """
@@ -19,13 +19,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from pydantic import BaseModel, ConfigDict, Field
 
 from eofusion.cli.common import echo_json
 from eofusion.errors import ConfigError
+
+if TYPE_CHECKING:
+    from torch.utils.data import Dataset
+
+    from eofusion.models import SensorInput
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +82,8 @@ def read_config(path: Path | None) -> PretrainFile:
 
 
 @click.command("pretrain")
-@click.option("--demo", "demo_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
-              help="Train on a demo world directory (written by the simulator).")  # fmt: skip
-@click.option("--aerial-m", type=float, default=None, help="With --demo: aerial pixel size to load (saves memory).")
+@click.option("--cube", "cube_path", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Train on chips of this eofusion cube (Zarr store).")  # fmt: skip
 @click.option("--synthetic", is_flag=True, help="Train on registry-rendered synthetic scenes (no files needed).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="YAML with model / pretrain / data sections (see the module docstring).")  # fmt: skip
@@ -99,8 +103,7 @@ def read_config(path: Path | None) -> PretrainFile:
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def pretrain(
     *,
-    demo_dir: Path | None,
-    aerial_m: float | None,
+    cube_path: Path | None,
     synthetic: bool,
     config_path: Path | None,
     preset: str | None,
@@ -123,8 +126,8 @@ def pretrain(
     from eofusion.training import ArrayChipDataset, PretrainConfig, StepInfo, load_model, synthetic_scene
     from eofusion.training import pretrain as run_pretrain
 
-    if synthetic == (demo_dir is not None):
-        raise click.UsageError("Choose one data source: --demo DIR or --synthetic.")
+    if synthetic == (cube_path is not None):
+        raise click.UsageError("Choose one data source: --cube STORE or --synthetic.")
     if threads > 0:
         torch.set_num_threads(threads)
     cfg = read_config(config_path)
@@ -135,13 +138,12 @@ def pretrain(
         device=device, amp=amp,
     )  # fmt: skip
     d = cfg.data
-    if demo_dir is not None:
-        from eofusion.pipeline.demo_arrays import demo_world_arrays
-
-        scene = demo_world_arrays(demo_dir, aerial_m=aerial_m)
+    dataset: Dataset[dict[str, SensorInput]]
+    if cube_path is not None:
+        dataset = cube_chips(cube_path, chip_m=d.chip_m, count=d.length, seed=seed)
     else:
-        scene = synthetic_scene(d.size_m, seed=seed, dates=d.dates)
-    dataset = ArrayChipDataset(scene, chip_m=d.chip_m, length=d.length, seed=seed)
+        dataset = ArrayChipDataset(synthetic_scene(d.size_m, seed=seed, dates=d.dates), chip_m=d.chip_m,
+                                   length=d.length, seed=seed)  # fmt: skip
     model = load_model(resume) if resume is not None else build_model(preset or cfg.model.preset, **cfg.model.overrides)
     console = Console(stderr=True)
     show = not (no_progress or as_json) and console.is_terminal
@@ -167,3 +169,13 @@ def pretrain(
             f"pretrained {result.steps_done} steps on {result.device} in {result.seconds:.1f}s: loss "
             f"{result.first_loss:.4f} -> {result.final_loss:.4f}; checkpoint {result.checkpoint}"
         )
+
+
+def cube_chips(store: Path, *, chip_m: float, count: int, seed: int) -> Dataset[dict[str, SensorInput]]:
+    """``count`` random chips of ``chip_m`` over a whole cube, on its coarsest pixel lattice."""
+    from eofusion.cube import open_cube
+    from eofusion.training import CubeDataset, random_windows
+
+    cube = open_cube(store)
+    windows = random_windows(cube.bounds, chip_m, count, seed=seed, snap_m=cube.coarsest_m)
+    return CubeDataset(cube, windows)

@@ -23,7 +23,7 @@ from eofusion.cube.groups import (
 from eofusion.cube.load import LoadOptions, load_aligned, solar_day
 from eofusion.cube.reader import read_asset
 from eofusion.cube.schema import cube_info, open_datatree, validate_cube
-from eofusion.cube.store import CubeSummary, append_cube, write_cube
+from eofusion.cube.store import CubeSummary, WriteOptions, append_cube, write_cube
 
 __all__ = [
     "DEFAULT_CACHE_BYTES",
@@ -35,6 +35,7 @@ __all__ = [
     "CubeGroup",
     "CubeSummary",
     "LoadOptions",
+    "WriteOptions",
     "append_cube",
     "build_cube",
     "choose_resampling",

@@ -8,7 +8,6 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import zarr
 
@@ -16,7 +15,7 @@ from eofusion.catalog.coerce import ItemsLike, as_normalized_items
 from eofusion.cube.block import collect_skips
 from eofusion.cube.groups import default_resolution, group_key, group_keys
 from eofusion.cube.load import LoadOptions, load_aligned
-from eofusion.cube.store import CubeSummary, ProgressFn, write_cube
+from eofusion.cube.store import CubeSummary, WriteOptions, write_cube
 from eofusion.grid import AOILike, NestedGrids, nested_grids
 
 
@@ -27,42 +26,33 @@ def build_cube(
     store: str | os.PathLike[str],
     *,
     resolutions: Mapping[str, float] | None = None,
-    crs: Any = None,
     bands: Mapping[str, Sequence[str]] | None = None,
     options: LoadOptions | None = None,
-    scheduler: str | None = None,
-    overwrite: bool = False,
-    progress: ProgressFn | None = None,
-    memory_limit: str = "4GiB",
+    write: WriteOptions | None = None,
 ) -> CubeSummary:
     """Build (or resume) a cube of the given sensor groups over an AOI.
 
     Args:
         items: STAC items of any sensors (pystac Items, an ItemCollection, dicts or NormalizedItems; items
             of other groups are ignored).
-        aoi: An AOI (bbox in EPSG:4326, GeoJSON, GeoDataFrame) or ready nested grids.
+        aoi: Ready nested grids, or an AOI (bbox in EPSG:4326, GeoJSON, GeoDataFrame): the cube is then in
+            the AOI's UTM zone (for another CRS pass ``eofusion.grid.nested_grids(aoi, resolutions, crs=...)``).
         sensors: Group names (``s2``, ``s1``, ``aerial``, ``dsm``...).
         store: Output Zarr directory.
         resolutions: Group -> pixel size (default :data:`DEFAULT_RESOLUTIONS`).
-        crs: Target CRS (default: the AOI's UTM zone).
         bands: Group -> bands to load (default: all non-mask bands present).
         options: Loading options shared by all groups.
-        scheduler: See :func:`eofusion.cube.write_cube`.
-        overwrite: Replace a store built from another configuration.
-        progress: Called with (blocks done, blocks total).
-        memory_limit: Worker memory limit of a new LocalCluster.
+        write: Scheduler, overwrite, progress, worker memory (see :class:`eofusion.cube.WriteOptions`).
     """
     normalised = as_normalized_items(items)
     groups = group_keys(sensors)
     user = {group_key(k): float(v) for k, v in (resolutions or {}).items()}
     res = {g: user.get(g, default_resolution(g)) for g in groups}
-    grids = aoi if isinstance(aoi, NestedGrids) else nested_grids(aoi, res, crs=crs)
+    grids = aoi if isinstance(aoi, NestedGrids) else nested_grids(aoi, res)
     records = skip_records_dir(store)
     options = replace(options or LoadOptions(), skip_records=str(records))
     datasets = {g: load_aligned(normalised, grids, g, (bands or {}).get(g), options) for g in groups}
-    summary = write_cube(
-        datasets, store, scheduler=scheduler, overwrite=overwrite, progress=progress, memory_limit=memory_limit
-    )
+    summary = write_cube(datasets, store, write=write)
     record_skips(store, records)
     return summary
 

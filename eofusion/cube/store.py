@@ -7,7 +7,7 @@ Chunking: Zarr chunks are 256 x 256 px x all bands x one date. 256 px is the chi
 reads, so a chip decodes one to four chunks holding every band it needs and nothing else; map-wide
 reads stream many such chunks in parallel. A Dask block (``chunk_size`` px, default 512) covers whole
 chunks only, so no two tasks ever write the same object and a block is the unit of resumption. With
-``sharded=True`` each block becomes one Zarr shard (its chunks in one file: fewer files for big AOIs), but
+``WriteOptions(sharded=True)`` each block becomes one Zarr shard (its chunks in one file: fewer files for big AOIs), but
 GDAL 3.12 cannot read shards, so plain chunks are the default. Compression: Blosc-LZ4 with byte shuffle:
 as small as zstd on noisy float32 reflectance (ratio ~1.3 either way) and ~4x faster to encode.
 
@@ -178,16 +178,32 @@ def _pending_tasks(
     return tasks, total, done
 
 
+@dataclass(frozen=True)
+class WriteOptions:
+    """How a cube is written: where the work runs, what may be replaced, how progress is shown.
+
+    Attributes:
+        scheduler: None (a new LocalCluster), a scheduler address, or ``threads``/``synchronous``.
+        overwrite: Replace an existing store built from another configuration.
+        progress: Called with (blocks done, blocks total).
+        memory_limit: Memory limit of the worker of a new LocalCluster (ignored for other schedulers).
+        sharded: Store each Dask block as one Zarr shard of 256 px inner chunks (fewer files; GDAL 3.12's
+            Zarr driver cannot read shards yet, so the default writes plain 256 px chunks).
+    """
+
+    scheduler: str | None = None
+    overwrite: bool = False
+    progress: ProgressFn | None = None
+    memory_limit: str = "4GiB"
+    sharded: bool = False
+
+
 def write_cube(
     datasets: Mapping[str, xr.Dataset],
     store: str | os.PathLike[str],
     *,
-    scheduler: str | None = None,
-    overwrite: bool = False,
-    progress: ProgressFn | None = None,
+    write: WriteOptions | None = None,
     attrs: Mapping[str, Any] | None = None,
-    sharded: bool = False,
-    memory_limit: str = "4GiB",
 ) -> CubeSummary:
     """Write aligned datasets (group key -> :func:`load_aligned` result) as one Zarr v3 cube.
 
@@ -197,16 +213,11 @@ def write_cube(
     Args:
         datasets: Group key -> Dataset with ``data[time, band, y, x]`` backed by Dask.
         store: Local directory of the Zarr store.
-        scheduler: None (a new LocalCluster), a scheduler address, or ``threads``/``synchronous``.
-        overwrite: Replace an existing store built from another configuration.
-        progress: Called with (blocks done, blocks total).
+        write: Scheduler, overwrite, progress, memory and chunk layout (default: :class:`WriteOptions`).
         attrs: Extra provenance for the root group (e.g. the CLI's query).
-        sharded: Store each Dask block as one Zarr shard of 256 px inner chunks (fewer files; GDAL 3.12's
-            Zarr driver cannot read shards yet, so the default writes plain 256 px chunks).
-        memory_limit: Memory limit of the worker of a new LocalCluster (ignored for other schedulers).
 
     Raises:
-        CubeError: The store exists with another configuration and ``overwrite`` is False.
+        CubeError: The store exists with another configuration and ``write.overwrite`` is False.
         OutputLocationError: The parent directory does not exist or is not writable.
         OutputLockedError: Another process is writing the same store.
     """
@@ -217,8 +228,7 @@ def write_cube(
         raise OutputLocationError(f"Cannot write the cube at {path}: {path.parent} is missing or not writable.")
     build_hash = _build_hash(datasets)
     with exclusive_writer(path, "the cube store"):
-        return _write_locked(datasets, path, build_hash, overwrite=overwrite, attrs=attrs, sharded=sharded,
-                             scheduler=scheduler, progress=progress, memory_limit=memory_limit)  # fmt: skip
+        return _write_locked(datasets, path, build_hash, write or WriteOptions(), attrs)
 
 
 def _missing_groups(path: Path, groups: Sequence[str]) -> list[str]:
@@ -227,9 +237,8 @@ def _missing_groups(path: Path, groups: Sequence[str]) -> list[str]:
 
 
 def _write_locked(
-    datasets: Mapping[str, xr.Dataset], path: Path, build_hash: str, *, overwrite: bool,
-    attrs: Mapping[str, Any] | None, sharded: bool, scheduler: str | None, progress: ProgressFn | None,
-    memory_limit: str,
+    datasets: Mapping[str, xr.Dataset], path: Path, build_hash: str, write: WriteOptions,
+    attrs: Mapping[str, Any] | None,
 ) -> CubeSummary:  # fmt: skip
     existing = _root_attrs(path) if path.exists() else None
     if existing is not None and existing.get("eofusion:build_hash") == build_hash:
@@ -244,11 +253,12 @@ def _write_locked(
             log.info("Resuming the build of %s.", path)
     elif path.exists():
         ours_unfinished = (path / PROGRESS_DIR).exists() and (existing or {}).get("eofusion:build_hash") is None
-        if not (overwrite or ours_unfinished):
+        if not (write.overwrite or ours_unfinished):
             found = (existing or {}).get("eofusion:build_hash", "no eofusion cube")
             raise CubeError(
-                f"{path} exists and holds another build ({found}, this one is {build_hash}); pass overwrite=True "
-                "(--overwrite) to replace it, choose another --out, or use append to add dates."
+                f"{path} exists and holds another build ({found}, this one is {build_hash}); pass "
+                "WriteOptions(overwrite=True) (--overwrite) to replace it, choose another --out, or use append to "
+                "add dates."
             )
         shutil.rmtree(path)
     if not path.exists():
@@ -259,13 +269,15 @@ def _write_locked(
             "eofusion:groups": list(datasets),
             "eofusion:config_hashes": {g: ds.attrs.get("eofusion:config_hash") for g, ds in datasets.items()},
             "eofusion:complete": False,
-            "eofusion:chunking": f"chunks 256x256 px x all bands x 1 date; sharded={sharded}",
+            "eofusion:chunking": f"chunks 256x256 px x all bands x 1 date; sharded={write.sharded}",
             **dict(attrs or {}),
         }
-        _init_store(path, datasets, root_attrs, sharded)
+        _init_store(path, datasets, root_attrs, write.sharded)
 
     tasks, total, done = _pending_tasks(path, datasets, "build", {})
-    written = _run(tasks, total, done, scheduler=scheduler, progress=progress, memory_limit=memory_limit)
+    written = _run(
+        tasks, total, done, scheduler=write.scheduler, progress=write.progress, memory_limit=write.memory_limit
+    )
     _finish(path, {"eofusion:complete": True})
     return CubeSummary(str(path), tuple(datasets), total, written, done, build_hash)
 
@@ -315,8 +327,7 @@ def append_cube(
     datasets: Mapping[str, xr.Dataset],
     store: str | os.PathLike[str],
     *,
-    scheduler: str | None = None,
-    progress: ProgressFn | None = None,
+    write: WriteOptions | None = None,
 ) -> CubeSummary:
     """Append new dates to the time-series groups of a complete cube, without rewriting what is there.
 
@@ -329,12 +340,10 @@ def append_cube(
     """
     path = Path(store)
     with exclusive_writer(path, "the cube store"):
-        return _append_locked(datasets, path, scheduler=scheduler, progress=progress)
+        return _append_locked(datasets, path, write or WriteOptions())
 
 
-def _append_locked(
-    datasets: Mapping[str, xr.Dataset], path: Path, *, scheduler: str | None, progress: ProgressFn | None
-) -> CubeSummary:
+def _append_locked(datasets: Mapping[str, xr.Dataset], path: Path, write: WriteOptions) -> CubeSummary:
     attrs = _root_attrs(path) or {}
     pending = attrs.get("eofusion:append_pending")
     new: dict[str, xr.Dataset] = {}
@@ -378,7 +387,8 @@ def _append_locked(
             grp = zarr.open_group(str(path), path=group, mode="r+")
             grp.attrs.put({**old_attrs, "eofusion:items": json.dumps(items), "eofusion:appended": appended})
     tasks, total, done = _pending_tasks(path, new, f"append-{append_hash}", offsets)
-    written = _run(tasks, total, done, scheduler=scheduler, progress=progress)
+    written = _run(tasks, total, done, scheduler=write.scheduler, progress=write.progress,
+                   memory_limit=write.memory_limit)  # fmt: skip
     attrs_now = dict(root.attrs)
     attrs_now.pop("eofusion:append_pending", None)
     root.attrs.put(attrs_now)

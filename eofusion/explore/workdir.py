@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from eofusion.catalog import normalize_items, search
-from eofusion.cube import build_cube
-from eofusion.errors import GridError
 from eofusion.grid import NestedGrids
-from eofusion.simulate import DemoWorld, WorldConfig, load_world, simulate_world
+from eofusion.simulate import DemoWorld, WorldConfig
 
 if TYPE_CHECKING:
     from eofusion.pipeline.demo import DemoConfig
@@ -53,46 +49,36 @@ def small_demo_config(work: Path | None = None, pretrain_steps: int = 20, finetu
     )
 
 
+def _quiet(stage: str, message: str) -> None:
+    """A notebook shows results, not the demo's stage log."""
+
+
 def demo_world(config: DemoConfig) -> DemoWorld:
     """The demo world of ``config`` (rendered on first use, then loaded), where the demo job keeps it."""
-    root = config.out / "world"
-    if (root / "world.json").exists():
-        return load_world(root)
-    return simulate_world(replace(config.world, seed=config.seed), root)
+    from eofusion.pipeline.demo import prepare_world
+
+    return prepare_world(config, _quiet)
 
 
 def demo_grids(config: DemoConfig, world: DemoWorld) -> NestedGrids:
     """The nested grids of the demo's training cube: the world's extent at the demo resolutions."""
-    s2 = world.grids["s2_10m"]
-    if s2.crs is None:  # pragma: no cover - the simulator always writes projected grids
-        raise GridError("The demo world's Sentinel-2 grid has no CRS.")
-    left, bottom, right, top = s2.boundingbox
-    return NestedGrids(s2.crs, (left, bottom, right, top), config.resolutions)
+    from eofusion.pipeline.demo import world_grids
+
+    return world_grids(world, config.resolutions)
 
 
 def demo_bbox(world: DemoWorld) -> tuple[float, float, float, float]:
     """The world's extent as an EPSG:4326 bbox (for catalog searches)."""
-    left, bottom, right, top = world.grids["s2_10m"].extent.to_crs("EPSG:4326").boundingbox
-    return (left, bottom, right, top)
+    from eofusion.pipeline.demo import world_bbox4326
+
+    return world_bbox4326(world)
 
 
-def demo_cube(config: DemoConfig, scheduler: str | None = "threads") -> Path:
-    """The demo's training cube (``<out>/train-cube.zarr``): search -> normalise -> build (resumable)."""
-    from eofusion.pipeline.demo import COLLECTIONS, SENSORS
+def demo_cube(config: DemoConfig) -> Path:
+    """The demo's training cube (``<out>/train-cube.zarr``), built by the demo's own training spec (resumable)."""
+    from eofusion.pipeline.demo import training_cube
 
-    world = demo_world(config)
-    items = search(world.geoparquet_path, collections=list(COLLECTIONS), bbox=demo_bbox(world))
-    store = config.out / "train-cube.zarr"
-    build_cube(
-        normalize_items(items, on_error="skip"),
-        demo_grids(config, world),
-        list(SENSORS),
-        store,
-        resolutions=config.resolutions,
-        scheduler=scheduler,
-        overwrite=True,  # as the demo's: derived from the world alone
-    )
-    return store
+    return training_cube(config, demo_world(config), _quiet)
 
 
 def real_data_dir() -> Path | None:

@@ -1,11 +1,14 @@
 """The README's main job, end to end on the demo world (no network, no account).
 
-simulate -> catalog search -> training cube -> pretrain (MAE) -> fine-tune land cover (sensor dropout)
--> evaluate on a spatially held-out part (and every sensor subset) -> scheduled tile job (search -> cube ->
-predict -> map, on Dask) -> mosaic COG + quicklook + STAC item -> accuracy against the simulator's truth.
+One orchestration path, the CLI's: simulate -> ``out/train.yaml`` run by :func:`run_training` (what
+``eofusion train --config`` calls: catalog search, training cube, MAE pretraining, land-cover fine-tuning
+with sensor dropout, held-out scores on every sensor subset, baselines) -> ``out/job.yaml`` run by
+:func:`eofusion.pipeline.api.run_job` (what ``eofusion run`` calls: tiles -> cube -> predict -> map on Dask,
+mosaic, quicklook, STAC items, manifest) -> the mosaic's accuracy against the simulator's truth (the one
+demo-only step: real data has no truth raster).
 
-Every stage writes under ``out/`` and is skipped when its result is already there (the same inputs give the
-same files), so an interrupted demo continues where it stopped.
+Both specs stay in ``out/`` so a user can rerun or edit either stage with the CLI. Every stage skips what
+is already done for the same inputs, so an interrupted demo continues where it stopped.
 """
 
 from __future__ import annotations
@@ -20,22 +23,19 @@ from typing import Any
 import numpy as np
 import rasterio
 import torch
-from odc.geo import CRS
+import yaml
+from odc.geo.geobox import GeoBox
 
-from eofusion.catalog import normalize_items, search
-from eofusion.cube import build_cube
+from eofusion.atomic import write_text_atomic
 from eofusion.errors import GridError
-from eofusion.grid import NestedGrids, TilingScheme, pixel_window
-from eofusion.mapping import write_quicklook
-from eofusion.mapping.mosaic import mosaic_class_maps
-from eofusion.pipeline.landcover import landcover_inputs, landcover_tile, legend_of, tile_maps
+from eofusion.grid import NestedGrids, pixel_window
+from eofusion.pipeline.api import run_job
 from eofusion.pipeline.manifest import TileStatus
-from eofusion.pipeline.runner import finish_manifest, run_job
-from eofusion.pipeline.spec import JobSpec, job_spec_from_dict
-from eofusion.pipeline.train_spec import TrainSpec, train_spec_from_dict
+from eofusion.pipeline.train_spec import load_train_spec
+from eofusion.pipeline.training_data import ensure_cube
 from eofusion.pipeline.training_run import run_training
 from eofusion.simulate import DemoWorld, WorldConfig, load_world, simulate_world
-from eofusion.training.landcover import ClassTable, load_landcover_model
+from eofusion.training.landcover import ClassTable
 from eofusion.training.metrics import SegmentationMetric
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,9 @@ logger = logging.getLogger(__name__)
 SENSORS = ("s2", "s1", "aerial", "dsm")
 # The demo world's collections with sensor data (its "landcover" collection is the truth, not an input).
 COLLECTIONS = ("sentinel-2-l2a", "sentinel-1-rtc", "aerial-ign", "elevation")
+TRAIN_SPEC = "train.yaml"
+JOB_SPEC = "job.yaml"
+TRAIN_CUBE = "train-cube.zarr"
 
 
 @dataclass(frozen=True)
@@ -85,127 +88,126 @@ def prepare_world(config: DemoConfig, say: Stage) -> DemoWorld:
     return world
 
 
-def _bbox4326(world: DemoWorld) -> tuple[float, float, float, float]:
-    return tuple(world.grids["s2_10m"].extent.to_crs("EPSG:4326").boundingbox)  # type: ignore[return-value]
+def world_grids(world: DemoWorld, resolutions: dict[str, float]) -> NestedGrids:
+    """Nested grids over the demo world's extent, in its Sentinel CRS (the training cube's grids)."""
+    s2 = world.grids["s2_10m"]
+    if s2.crs is None:  # pragma: no cover - the simulator always writes projected grids
+        raise GridError("The demo world's grid has no CRS.")
+    left, bottom, right, top = s2.boundingbox
+    return NestedGrids(s2.crs, (left, bottom, right, top), resolutions)
 
 
-def training_cube(config: DemoConfig, world: DemoWorld, say: Stage) -> Path:
-    """The world's s2/s1/aerial/dsm cube under ``out/train-cube.zarr`` (resumed if partly there)."""
-    items = search(world.geoparquet_path, collections=list(COLLECTIONS), bbox=_bbox4326(world))
-    normalised = normalize_items(items, on_error="skip")
-    say("catalog", f"{len(items)} items found in the embedded catalog ({world.geoparquet_path.name})")
-    grids = NestedGrids(_world_crs(world), _world_bounds(world), config.resolutions)
-    store = config.out / "train-cube.zarr"
-    # The demo's own intermediate: a cube of another configuration (other world files, another eofusion
-    # version's hash) is replaced, the same one resumed.
-    summary = build_cube(
-        normalised, grids, list(SENSORS), store, resolutions=config.resolutions, scheduler="threads", overwrite=True
-    )
-    say("cube", f"{store} ({summary.blocks_written} blocks written, {summary.blocks_skipped} already there)")
-    return store
-
-
-def train_spec(config: DemoConfig, world: DemoWorld, store: Path) -> TrainSpec:
-    """The demo's training run as a training spec (what `eofusion train --config` would read)."""
-    classes = {i: {"name": world.class_names[i], "colour": world.class_colours[i]} for i in world.class_names}
-    return train_spec_from_dict(
-        {
-            "name": "demo-landcover",
-            "seed": config.seed,
-            "data": {"cube": str(store), "sensors": list(SENSORS)},
-            "labels": {"raster": str(world.landcover_path), "classes": classes, "resolution_m": config.label_res_m},
-            "split": {"train_fraction": config.train_fraction, "axis": "x"},
-            "chips": {"size_m": config.chip_m, "train_count": 512},
-            "model": {
-                "preset": config.model,
-                "pretrain_steps": config.pretrain_steps,
-                "pretrain_lr": config.pretrain_lr,
-            },
-            "finetune": {"steps": config.finetune_steps, "batch_size": config.batch_size},
-            "outputs": {"dir": str(config.out / "model")},
-        },
-        source="the demo",
-    )
-
-
-def _train(config: DemoConfig, world: DemoWorld, store: Path, say: Stage) -> tuple[Path, dict[str, Any]]:
-    report = run_training(train_spec(config, world, store), say)
-    return Path(report["checkpoint"]), report
-
-
-def _world_bounds(world: DemoWorld) -> tuple[float, float, float, float]:
-    left, bottom, right, top = world.grids["s2_10m"].boundingbox
+def world_bbox4326(world: DemoWorld) -> tuple[float, float, float, float]:
+    """The world's extent as an EPSG:4326 bbox (for catalog searches)."""
+    left, bottom, right, top = world.grids["s2_10m"].extent.to_crs("EPSG:4326").boundingbox
     return (left, bottom, right, top)
 
 
-def _world_crs(world: DemoWorld) -> CRS:
-    crs = world.grids["s2_10m"].crs
-    if crs is None:  # pragma: no cover - the simulator always writes projected grids
-        raise GridError("The demo world's grid has no CRS.")
-    return crs
+def _crs_name(grids: NestedGrids) -> str:
+    return f"EPSG:{grids.crs.epsg}"
 
 
-def _job(config: DemoConfig, world: DemoWorld, checkpoint: Path) -> JobSpec:
-    crs = _world_crs(world)
-    scheme = TilingScheme(crs, config.tile_size_m)
-    tiles = scheme.tiles_for(world.grids["s2_10m"].extent.boundingbox, aoi_crs=crs)
-    return job_spec_from_dict(
-        {
-            "name": "demo-landcover",
-            "aoi": {"tiles": tiles},
-            "tiling": {"crs": f"EPSG:{crs.epsg}", "tile_size_m": config.tile_size_m},
-            "time": {"start": "2024-01-01", "end": "2024-12-31"},
-            "catalog": {"source": str(world.geoparquet_path), "collections": list(COLLECTIONS)},
+def train_spec_dict(config: DemoConfig, world: DemoWorld) -> dict[str, Any]:
+    """The demo's training run as a training spec (written to ``out/train.yaml``).
+
+    The cube is built by the training run from the world's catalog over the world's extent, in its CRS;
+    it is the demo's own intermediate, so a cube of another configuration is replaced (``replace``).
+    """
+    grids = world_grids(world, config.resolutions)
+    classes = {i: {"name": world.class_names[i], "colour": world.class_colours[i]} for i in world.class_names}
+    return {
+        "name": "demo-landcover",
+        "seed": config.seed,
+        "data": {
+            "cube": str(config.out / TRAIN_CUBE),
             "sensors": list(SENSORS),
-            "resolutions": config.resolutions,
-            "model": {"checkpoint": str(checkpoint)},
-            "outputs": {"dir": str(config.out / "map")},
-            "run": {"workers": 1, "threads_per_worker": 2},
-        }
-    )
+            "build": {
+                "catalog": str(world.geoparquet_path),
+                "collections": list(COLLECTIONS),
+                "bbox": list(grids.bounds),
+                "crs": _crs_name(grids),
+                "resolutions": dict(config.resolutions),
+                "replace": True,
+            },
+        },
+        "labels": {"raster": str(world.landcover_path), "classes": classes, "resolution_m": config.label_res_m},
+        "split": {"train_fraction": config.train_fraction, "axis": "x"},
+        "chips": {"size_m": config.chip_m, "train_count": 512},
+        "model": {"preset": config.model, "pretrain_steps": config.pretrain_steps, "pretrain_lr": config.pretrain_lr},
+        "finetune": {"steps": config.finetune_steps, "batch_size": config.batch_size},
+        "outputs": {"dir": str(config.out / "model")},
+    }
+
+
+def job_spec_dict(config: DemoConfig, world: DemoWorld, checkpoint: Path) -> dict[str, Any]:
+    """The demo's map job as a job spec (written to ``out/job.yaml``): the world's extent, tiled, mapped."""
+    grids = world_grids(world, config.resolutions)
+    return {
+        "name": "demo-landcover",
+        "aoi": {"bbox": list(grids.bounds), "crs": _crs_name(grids)},
+        "tiling": {"crs": _crs_name(grids), "tile_size_m": config.tile_size_m},
+        "time": {"start": "2024-01-01", "end": "2024-12-31"},
+        "catalog": {"source": str(world.geoparquet_path), "collections": list(COLLECTIONS)},
+        "sensors": list(SENSORS),
+        "resolutions": dict(config.resolutions),
+        "model": {"checkpoint": str(checkpoint)},
+        "outputs": {"dir": str(config.out / "map")},
+        "run": {"workers": 1, "threads_per_worker": 2},
+    }
+
+
+def write_spec(path: Path, spec: dict[str, Any]) -> Path:
+    """A spec as YAML (atomically: a killed demo never leaves half a spec)."""
+    header = "# Written by `eofusion demo`; rerun this stage with the CLI (README: training specs / job specs).\n"
+    return write_text_atomic(path, header + yaml.safe_dump(spec, sort_keys=False))
+
+
+def training_cube(config: DemoConfig, world: DemoWorld, say: Stage) -> Path:
+    """The demo's training cube (``out/train-cube.zarr``), built as the demo's training run builds it."""
+    path = write_spec(config.out / TRAIN_SPEC, train_spec_dict(config, world))
+    return ensure_cube(load_train_spec(path), say)
 
 
 def run_demo(config: DemoConfig, say: Stage) -> dict[str, Any]:
     """Run every stage; return a JSON-ready summary (paths, accuracies, timings are logged by ``say``)."""
-    os.makedirs(config.out, exist_ok=True)
+    out = config.out.absolute()
+    config = replace(config, out=out)
+    os.makedirs(out, exist_ok=True)
     world = prepare_world(config, say)
-    store = training_cube(config, world, say)
-    checkpoint, report = _train(config, world, store, say)
-    spec = _job(config, world, checkpoint)
-    scheme = TilingScheme(_world_crs(world), config.tile_size_m)
-    tiles = {t: scheme.grids(t, config.resolutions) for t in spec.aoi.tiles or []}
-    manifest = run_job(spec, tiles, landcover_tile, inputs_of=landcover_inputs)
+    train_path = write_spec(out / TRAIN_SPEC, train_spec_dict(config, world))
+    say("train", f"training spec {train_path} (= eofusion train --config {train_path})")
+    report = run_training(load_train_spec(train_path), say)
+    checkpoint = Path(report["checkpoint"])
+    job_path = write_spec(out / JOB_SPEC, job_spec_dict(config, world, checkpoint))
+    say("map", f"job spec {job_path} (= eofusion run {job_path})")
+    manifest = run_job(job_path)
     done, skipped, failed = (manifest.ids(s) for s in (TileStatus.DONE, TileStatus.SKIPPED, TileStatus.FAILED))
-    say("map", f"{len(tiles)} tiles: {len(done)} mapped, {len(skipped)} already done, {len(failed)} failed")
-    _, classes, _ = load_landcover_model(checkpoint)
-    legend = legend_of(classes)
-    maps = tile_maps(spec.outputs.dir, sorted(done + skipped))
-    mosaic = mosaic_class_maps(maps, spec.outputs.dir / "landcover.tif", legend, bounds=_world_bounds(world))
-    with rasterio.open(mosaic.classes) as src:
-        ids = src.read(1)
-        from odc.geo.geobox import GeoBox
-
-        geobox = GeoBox(src.shape, src.transform, src.crs.to_wkt())
-    quicklook = write_quicklook(ids, legend, spec.outputs.dir / "landcover.png", title="eofusion demo land cover")
-    accuracy = _map_accuracy(world, ids, geobox, classes, report["test_area"])
-    finish_manifest(manifest, spec.outputs.dir, {"mosaic": str(mosaic.classes), "quicklook": str(quicklook)})
+    total = len(done) + len(skipped) + len(failed)
+    say("map", f"{total} tiles: {len(done)} mapped, {len(skipped)} already done, {len(failed)} failed")
+    mosaic = Path(manifest.outputs["mosaic"])
+    classes = ClassTable.from_json(report["classes"])
+    accuracy = map_accuracy(world, mosaic, classes, report["test_area"])
     say(
         "accuracy",
         f"map vs simulator truth on the held-out area: OA {accuracy['OA']:.1f} %, mIoU {accuracy['mIoU']:.1f} %",
     )
     return {
-        "map": str(mosaic.classes),
-        "quicklook": str(quicklook),
+        "map": str(mosaic),
+        "quicklook": manifest.outputs.get("quicklook"),
         "held_out_map_accuracy": accuracy,
         "model": str(checkpoint),
+        "train_spec": str(train_path),
+        "job_spec": str(job_path),
         "evaluation": report,
         "failed_tiles": failed,
     }
 
 
-def _map_accuracy(
-    world: DemoWorld, ids: np.ndarray, geobox: Any, classes: ClassTable, test_area: Any
-) -> dict[str, float]:
+def map_accuracy(world: DemoWorld, mosaic: Path, classes: ClassTable, test_area: Any) -> dict[str, float]:
+    """Overall accuracy and mIoU (%) of a class map against the simulator's truth, inside ``test_area``."""
+    with rasterio.open(mosaic) as src:
+        ids = src.read(1)
+        geobox = GeoBox(src.shape, src.transform, src.crs.to_wkt())
     truth = classes.to_indices(world.rasterize_landcover(geobox))
     pred = classes.to_indices(ids)
     part = pixel_window(geobox, test_area).toslices()

@@ -1,7 +1,7 @@
 """The demo world's held-out sensors as a cube: Landsat 8/9 and a NAIP-like camera, never seen in training.
 
-:func:`unseen_cube` builds it exactly as :func:`eofusion.pipeline.demo.training_cube` builds the training
-cube (same catalog search, same nested-grid bounds and CRS, same ``build_cube``), with groups ``landsat``
+:func:`unseen_cube` builds it exactly as the demo's training run builds the training
+cube (same catalog, same nested-grid bounds and CRS, same ``build_cube``), with groups ``landsat``
 and ``aerial`` (from the NAIP items only) in place of ``s2`` and the IGN-like ``aerial``, and the same
 ``s1`` and ``dsm``. A model trained on the training cube reads its chips with the same chip windows, and
 each chip's ``SensorInput.sensor`` (``landsat-8``/``landsat-9``, ``naip``) gives the model those sensors'
@@ -21,10 +21,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from eofusion.catalog import normalize_items, search
-from eofusion.cube import LoadOptions, build_cube
+from eofusion.cube import LoadOptions, WriteOptions, build_cube
 from eofusion.errors import ConfigError
-from eofusion.grid import NestedGrids
-from eofusion.pipeline.demo import DemoConfig, Stage, _bbox4326, _world_bounds, _world_crs
+from eofusion.pipeline.demo import DemoConfig, Stage, world_bbox4326, world_grids
 from eofusion.sensors import get_sensor
 from eofusion.simulate import DemoWorld
 from eofusion.simulate.products import COLLECTIONS as WORLD_COLLECTIONS
@@ -65,24 +64,19 @@ def unseen_cube(config: DemoConfig, world: DemoWorld, say: Stage) -> Path:
             f"{'/'.join(missing)} is False); render it with {', '.join(f'{m}=True' for m in missing)}."
         )
     collections = list(UNSEEN_COLLECTIONS.values())
-    items = search(world.geoparquet_path, collections=collections, bbox=_bbox4326(world))
+    items = search(world.geoparquet_path, collections=collections, bbox=world_bbox4326(world))
     normalised = normalize_items(items, on_error="skip")
     say("catalog", f"{len(items)} items of the held-out sensors found ({', '.join(collections)})")
     resolutions = unseen_resolutions(config)
-    grids = NestedGrids(_world_crs(world), _world_bounds(world), resolutions)
+    grids = world_grids(world, resolutions)
     landsat_bands = get_sensor("landsat-8").band_names
     options = LoadOptions(resampling=dict.fromkeys(landsat_bands, "nearest"))
     config.out.mkdir(parents=True, exist_ok=True)
     store = config.out / UNSEEN_CUBE
+    # Derived from the demo world alone: replaced when it changes, resumed otherwise.
+    write = WriteOptions(scheduler="threads", overwrite=True)
     summary = build_cube(
-        normalised,
-        grids,
-        list(UNSEEN_SENSORS),
-        store,
-        resolutions=resolutions,
-        options=options,
-        scheduler="threads",
-        overwrite=True,  # derived from the demo world alone: replaced when it changes, resumed otherwise
+        normalised, grids, list(UNSEEN_SENSORS), store, resolutions=resolutions, options=options, write=write
     )
     say("cube", f"{store} ({summary.blocks_written} blocks written, {summary.blocks_skipped} already there)")
     return store

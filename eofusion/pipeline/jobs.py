@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from odc.geo import CRS
@@ -12,7 +12,7 @@ from odc.geo.geom import Geometry
 from eofusion.catalog import catalog_file
 from eofusion.errors import CheckpointError, ConfigError
 from eofusion.grid import NestedGrids, TilingScheme, as_geometry, scheme_of_tile, utm_crs_for
-from eofusion.mapping import ensure_writable_dir
+from eofusion.mapping import ensure_writable_dir, write_quicklook
 from eofusion.mapping.mosaic import mosaic_class_maps
 from eofusion.pipeline.landcover import landcover_inputs, landcover_tile, legend_of, tile_maps
 from eofusion.pipeline.manifest import RunManifest, TileRecord, TileStatus
@@ -22,6 +22,7 @@ from eofusion.training.checkpoints import describe_inputs
 from eofusion.training.landcover import load_landcover_model
 
 logger = logging.getLogger(__name__)
+MOSAIC_NAME = "mosaic.tif"  # in outputs.dir, beside tiles/ and the manifest
 
 
 def tiling_of(spec: JobSpec) -> TilingScheme:
@@ -110,14 +111,38 @@ def run_spec(
     manifest.model = {"checkpoint": str(spec.model.checkpoint), "trained_on": trained}
     outputs: dict[str, str] = {}
     finished = manifest.ids(TileStatus.DONE) + manifest.ids(TileStatus.SKIPPED)
-    mosaic_path = spec.outputs.dir / "mosaic.tif"
     if spec.outputs.mosaic and finished:
-        _, classes, _ = load_landcover_model(spec.model.checkpoint)
-        mosaic = mosaic_class_maps(tile_maps(spec.outputs.dir, sorted(finished)), mosaic_path, legend_of(classes))
-        outputs["mosaic"] = str(mosaic.classes)
-    elif mosaic_path.exists():  # made by an earlier configuration: never leave it to pass for this run's
-        logger.warning("removing %s: this run made no mosaic, it is an earlier configuration's", mosaic_path)
+        outputs = write_mosaic(spec, sorted(finished))
+    elif (spec.outputs.dir / MOSAIC_NAME).exists():  # an earlier configuration's: never let it pass for this run's
+        logger.warning("removing %s: this run made no mosaic, it is an earlier configuration's", MOSAIC_NAME)
         for stale in spec.outputs.dir.glob("mosaic*"):
             stale.unlink()
     finish_manifest(manifest, spec.outputs.dir, outputs)
     return manifest
+
+
+def mosaic_bounds(spec: JobSpec) -> tuple[float, float, float, float] | None:
+    """The AOI's bounds in the tiling CRS (the mosaic is clipped to them); None for a job given as tile ids."""
+    if spec.aoi.tiles:
+        return None
+    left, bottom, right, top = _aoi_geometry(spec).to_crs(tiling_of(spec).crs).boundingbox
+    return (left, bottom, right, top)
+
+
+def write_mosaic(spec: JobSpec, tile_ids: Sequence[str]) -> dict[str, str]:
+    """One class-map COG of the finished tiles, clipped to the AOI, and its quicklook when the spec asks."""
+    import rasterio
+
+    _, classes, _ = load_landcover_model(spec.model.checkpoint)
+    legend = legend_of(classes)
+    path = spec.outputs.dir / MOSAIC_NAME
+    mosaic = mosaic_class_maps(tile_maps(spec.outputs.dir, tile_ids), path, legend, bounds=mosaic_bounds(spec))
+    outputs = {"mosaic": str(mosaic.classes)}
+    quicklook = path.with_suffix(".png")
+    if spec.outputs.quicklook:
+        with rasterio.open(mosaic.classes) as src:
+            ids = src.read(1)
+        outputs["quicklook"] = str(write_quicklook(ids, legend, quicklook, title=spec.name))
+    else:
+        quicklook.unlink(missing_ok=True)  # an earlier configuration's picture of another map
+    return outputs

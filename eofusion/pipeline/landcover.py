@@ -18,7 +18,7 @@ import rasterio
 import eofusion
 from eofusion.catalog import NormalizedItem, normalize_items, search
 from eofusion.config import short_hash
-from eofusion.cube import LoadOptions, build_cube, cube_info, group_key, open_cube
+from eofusion.cube import LoadOptions, WriteOptions, build_cube, cube_info, group_key, open_cube
 from eofusion.cube.groups import item_group
 from eofusion.errors import CatalogError, InputDataError
 from eofusion.fingerprint import asset_identity
@@ -104,7 +104,14 @@ def landcover_tile(task: TileTask) -> TileResult:
     # The tile's cube is this job's intermediate: one left by another configuration (time range, items,
     # files) is replaced; one of the same configuration resumes.
     options = LoadOptions(on_error=spec.catalog.on_error)
-    build_cube(normalised, task.grids, sensors, cube_path, options=options, scheduler="threads", overwrite=True)
+    build_cube(
+        normalised,
+        task.grids,
+        sensors,
+        cube_path,
+        options=options,
+        write=WriteOptions(scheduler="threads", overwrite=True),
+    )
     skipped = skipped_inputs(cube_path)
 
     model, classes, meta = load_landcover_model(spec.model.checkpoint)

@@ -34,9 +34,15 @@ class BuildSpec(_Strict):
     rasters: list[Path] | None = None  # or GeoTIFF files/folders (items are built as `eofusion catalog build` does)
     datetime: str | None = None  # acquisition time for rasters whose name, tags or sidecar carry none
     collections: list[str] | None = None
-    bbox: tuple[float, float, float, float]  # EPSG:4326
+    bbox: tuple[float, float, float, float]  # in `crs`
+    # The bbox's CRS. Geographic (default EPSG:4326): the cube is in the bbox's UTM zone. Projected: the cube
+    # is in that CRS over exactly that box (snapped outward to the coarsest pixel), e.g. a mapping sheet.
+    crs: str = "EPSG:4326"
     time: str | None = None  # e.g. 2024-01-01/2024-12-31
     resolutions: dict[str, float] = Field(default_factory=dict)  # group (or alias) -> pixel size
+    # A cube at data.cube built from another configuration (other items, files, grids) is refused unless
+    # `replace` (then rebuilt). The same configuration is resumed or, when complete, used as it is.
+    replace: bool = False
 
     @field_validator("resolutions")
     @classmethod

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from odc.geo import CRS
 
-from eofusion.cube import Cube, open_cube
+from eofusion.cube import Cube, WriteOptions, open_cube
 from eofusion.errors import ConfigError, InputDataError, SkippedInputWarning
-from eofusion.grid import pixel_window
+from eofusion.grid import as_geometry, nested_grids, pixel_window
 from eofusion.pipeline.train_spec import TrainSpec
 from eofusion.training.chips import ChipWindow, grid_windows, random_windows, split_bounds
 from eofusion.training.cube_dataset import LabelledCubeDataset, LabelRaster
@@ -84,21 +85,29 @@ def class_table(spec: TrainSpec) -> ClassTable:
 
 
 def ensure_cube(spec: TrainSpec, say: Say) -> Path:
-    """The spec's cube; built from its catalog or GeoTIFFs when missing and ``data.build`` is given."""
+    """The spec's cube: built (or resumed) from its catalog or GeoTIFFs when ``data.build`` is given.
+
+    With ``data.build`` the build runs every time: a complete cube of the same configuration is used as it is
+    (nothing is read again), a partial one is resumed, and one built from other inputs is refused (or
+    replaced with ``build.replace``) rather than silently trained on.
+    """
     store = spec.data.cube
-    if (store / "zarr.json").exists():
-        say("cube", f"using {store}")
-        return store
     build = spec.data.build
     if build is None:
-        raise InputDataError(
-            f"Cube {store} does not exist; build it with `eofusion cube build ... --out {store}` or add a "
-            "`data.build` section (catalog or rasters, bbox) to the training spec."
-        )
+        if not (store / "zarr.json").exists():
+            raise InputDataError(
+                f"Cube {store} does not exist; build it with `eofusion cube build ... --out {store}` or add a "
+                "`data.build` section (catalog or rasters, bbox) to the training spec."
+            )
+        say("cube", f"using {store}")
+        return store
     from eofusion.catalog import normalize_items, search
     from eofusion.catalog.build import build_items
     from eofusion.cube import build_cube
+    from eofusion.pipeline.spec import resolutions_for
 
+    aoi = as_geometry(build.bbox, build.crs)
+    bbox4326 = list(aoi.to_crs("EPSG:4326").boundingbox)
     # Files and items that are not sensor data (label rasters, cloud masks in the same folders) are left
     # out: each is logged, and the cube records what it used.
     with warnings.catch_warnings(record=True) as caught:
@@ -106,16 +115,29 @@ def ensure_cube(spec: TrainSpec, say: Say) -> Path:
         if build.rasters is not None:
             raw = list(build_items(build.rasters, acquired=build.datetime, on_error="skip").items)
         else:
-            raw = search(build.catalog or "", collections=build.collections, bbox=list(build.bbox), datetime=build.time)
+            raw = search(build.catalog or "", collections=build.collections, bbox=bbox4326, datetime=build.time)
         items = normalize_items(raw, on_error="skip")
     for w in caught:
         logger.info("%s", w.message)
     if not items:
         raise InputDataError(f"No usable items for the cube in {build.catalog or build.rasters} over {build.bbox}.")
+    resolutions = resolutions_for(build.resolutions, spec.data.sensors)
+    resolutions = {s: resolutions[s] for s in spec.data.sensors}
+    projected = not CRS(build.crs).geographic
+    grids = nested_grids(aoi, resolutions, crs=build.crs if projected else None)
     summary = build_cube(
-        items, build.bbox, spec.data.sensors, store, resolutions=build.resolutions or None, scheduler="threads"
+        items,
+        grids,
+        spec.data.sensors,
+        store,
+        resolutions=resolutions,
+        write=WriteOptions(scheduler="threads", overwrite=build.replace),
     )
-    say("cube", f"{store} built from {len(items)} items ({summary.blocks_written} blocks)")
+    say(
+        "cube",
+        f"{store} from {len(items)} items ({summary.blocks_written} blocks written, "
+        f"{summary.blocks_skipped} already there)",
+    )
     return store
 
 

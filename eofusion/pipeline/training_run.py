@@ -22,20 +22,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from eofusion.cube import Cube, group_keys
+from eofusion.cube import group_keys
 from eofusion.errors import ConfigError
-from eofusion.models import build_model, model_config
+from eofusion.pipeline.tasks import task_of
 from eofusion.pipeline.train_spec import TrainSpec
 from eofusion.pipeline.training_data import Say, TrainingData, prepare_data
 from eofusion.training.checkpoints import save_checkpoint
-from eofusion.training.croptype import (
-    CropTypeConfig,
-    CropTypeSegmenter,
-    load_croptype_model,
-    parcel_scores,
-    save_croptype_model,
-)
-from eofusion.training.cube_dataset import CubeDataset
 from eofusion.training.finetune import (
     FinetuneConfig,
     SubsetSampling,
@@ -45,11 +37,8 @@ from eofusion.training.finetune import (
     nonempty_subsets,
     subset_table,
 )
-from eofusion.training.labels import polygon_ids
-from eofusion.training.landcover import landcover_model, load_landcover_model, save_landcover_model
 from eofusion.training.metrics import SegmentationScores
 from eofusion.training.plots import plot_confusion_matrix, plot_training_curves
-from eofusion.training.pretrain import PretrainConfig, pretrain
 from eofusion.training.report import write_json, write_table
 
 logger = logging.getLogger(__name__)
@@ -74,36 +63,6 @@ def subset_label(subset: Sequence[str], sensors: Sequence[str]) -> str:
 def default_subsets(sensors: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """Every non-empty subset of the sensors (15 for four), single sensors first, all of them last."""
     return {subset_label(subset, sensors): subset for subset in nonempty_subsets(list(sensors))}
-
-
-def _eofusion_model(spec: TrainSpec, data: TrainingData, say: Say) -> nn.Module:
-    k = len(data.classes.ids)
-    if spec.task == "croptype":
-        return CropTypeSegmenter(CropTypeConfig(num_classes=k))
-    config = model_config(spec.model.preset)
-    pretrained = spec.model.pretrained
-    if pretrained is None and spec.model.pretrain_steps > 0:
-        mae = build_model(config)
-        result = pretrain(
-            mae,
-            CubeDataset(data.cube, data.train_windows),
-            PretrainConfig(
-                steps=spec.model.pretrain_steps,
-                batch_size=spec.finetune.batch_size,
-                lr=spec.model.pretrain_lr,
-                seed=spec.seed,
-                checkpoint_every=0,
-                device="cpu",
-            ),
-            out_dir=spec.outputs.dir / "pretrain",
-        )
-        say(
-            "pretrain",
-            f"MAE loss {result.first_loss:.3f} -> {result.final_loss:.3f} in {result.steps_done} steps "
-            f"({result.seconds:.0f}s)",
-        )
-        pretrained = Path(result.checkpoint) if result.checkpoint else None
-    return landcover_model(config, k, pretrained=pretrained, head_dim=spec.model.head_dim)
 
 
 def _baseline(name: str, data: TrainingData) -> nn.Module:
@@ -201,13 +160,14 @@ def run_training(spec: TrainSpec, say: Say, on_step: StepHook | None = None, *, 
     results: list[ModelResult] = []
     # Weight initialisation draws from torch's global generator: seed it so one spec gives one model.
     torch.manual_seed(spec.seed)
-    model = _eofusion_model(spec, data, say)
+    task = task_of(spec)
+    model = task.build_model(spec, data, say)
     main = _train_one(EOFUSION, model, spec, data, dropout=spec.finetune.sensor_dropout, on_step=on_step)
     results.append(main)
     say("train", _score_text(main))
     checkpoint = out / CHECKPOINT_NAME
-    _save_model(spec, model, data, checkpoint)
-    parcels = _parcel_row(spec, model, data)
+    task.save(checkpoint, model, spec, data)
+    parcels = task.extra_scores(spec, model, data)
     if parcels:
         main.parcels = parcels
         say("train", f"eofusion per parcel (majority vote): OA {parcels['OA']:.1f} %, mIoU {parcels['mIoU']:.1f} %")
@@ -230,44 +190,10 @@ def run_training(spec: TrainSpec, say: Say, on_step: StepHook | None = None, *, 
     return report
 
 
-def _parcel_row(spec: TrainSpec, model: nn.Module, data: TrainingData) -> dict[str, float] | None:
-    """Crop types scored per parcel (majority vote inside each polygon), when the labels are polygons."""
-    if spec.task != "croptype" or spec.labels.vector is None:
-        return None
-    ids = polygon_ids(spec.labels.vector, data.labels.geobox)
-    return parcel_scores(model, data.test, ids, len(data.classes.ids)).as_row(data.names)
-
-
-def trained_inputs(cube: Cube) -> dict[str, dict[str, Any]]:
-    """What a checkpoint records of its training inputs: per group, the sensor, band names and pixel size."""
-    return {
-        key: {"sensor": g.sensor, "bands": [b.name for b in g.bands], "resolution_m": g.res}
-        for key, g in cube.groups.items()
-    }
-
-
-def _save_model(spec: TrainSpec, model: nn.Module, data: TrainingData, path: Path) -> None:
-    inputs = trained_inputs(data.cube)
-    if isinstance(model, CropTypeSegmenter):
-        save_croptype_model(path, model, data.classes, seed=spec.seed, bands=inputs)
-        return
-    chip = spec.chips.size_m * 2
-    save_landcover_model(
-        path,
-        model,  # type: ignore[arg-type]
-        data.classes,
-        seed=spec.seed,
-        bands=inputs,
-        extra={"chip_m": chip, "overlap_m": chip / 4, "trained_on": spec.name, "spec_hash": spec.config_hash()},
-    )
-
-
 def _subset_rows(
     model: nn.Module, data: TrainingData, subsets: Mapping[str, Sequence[str]], spec: TrainSpec
 ) -> list[dict[str, Any]]:
-    usable = {k: v for k, v in subsets.items() if all(s in data.cube.groups for s in v)}
-    if spec.task == "croptype":
-        usable = {k: v for k, v in usable.items() if any(s in ("s2", "s1") for s in v)}
+    usable = task_of(spec).scorable({k: v for k, v in subsets.items() if all(s in data.cube.groups for s in v)})
     return subset_table(
         model, data.test, len(data.classes.ids), usable, names=data.names, batch_size=spec.finetune.batch_size
     )
@@ -354,11 +280,8 @@ def run_evaluation(
     checkpoint = checkpoint or spec.outputs.dir / CHECKPOINT_NAME
     out = out or spec.outputs.dir / "evaluation"
     chosen = _check_sensors(sensors, spec.data.sensors) if sensors else None
-    model: nn.Module
-    if spec.task == "croptype":
-        model, classes = load_croptype_model(checkpoint)
-    else:
-        model, classes, _ = load_landcover_model(checkpoint)
+    task = task_of(spec)
+    model, classes = task.load(checkpoint)
     data = prepare_data(spec, say)
     if classes.ids != data.classes.ids:
         raise ConfigError(
@@ -376,7 +299,7 @@ def run_evaluation(
     confusion = plot_confusion_matrix(
         scores.confusion, classes.names, out / "confusion-matrix.png", title=f"{spec.name} ({label})"
     )
-    result.parcels = _parcel_row(spec, model, data)
+    result.parcels = task.extra_scores(spec, model, data)
     report = {
         "checkpoint": str(checkpoint),
         "sensors": list(chosen or spec.data.sensors),

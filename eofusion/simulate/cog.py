@@ -30,13 +30,13 @@ class CogWriter:
         path: Final COG path.
         gbox: The raster's grid.
         dtype: numpy dtype name.
-        count: Number of bands.
+        descriptions: One description per band (their number is the band count).
         nodata: Nodata value written in the file (None for none; NaN allowed for floats).
         resampling: Overview resampling (``average`` for measurements, ``nearest`` for classes).
         blocksize: COG tile size.
         tags: Dataset-level GeoTIFF metadata (units, provenance).
-        descriptions: One description per band.
-        colormap: Optional GDAL colour table for band 1 (classes).
+
+    A class raster gets its colour table with :meth:`write_colormap` before the writer is closed.
     """
 
     def __init__(
@@ -45,19 +45,18 @@ class CogWriter:
         gbox: GeoBox,
         dtype: str,
         *,
-        count: int = 1,
+        descriptions: tuple[str, ...],
         nodata: float | None = None,
         resampling: str = "average",
         blocksize: int = 256,
         tags: dict[str, str] | None = None,
-        descriptions: tuple[str, ...] = (),
-        colormap: dict[int, tuple[int, int, int, int]] | None = None,
     ) -> None:
         self.path = Path(path)
         self.resampling = resampling
         self.blocksize = blocksize
         self.tags = dict(tags or {})
-        self.colormap = colormap
+        self.colormap: dict[int, tuple[int, int, int, int]] | None = None
+        count = len(descriptions)
         self._scratch = self.path.with_name(f".{self.path.name}.scratch.tif")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         rows, cols = gbox.shape
@@ -83,6 +82,10 @@ class CogWriter:
         )
         for i, text in enumerate(descriptions, start=1):
             self._ds.set_band_description(i, text)
+
+    def write_colormap(self, colormap: dict[int, tuple[int, int, int, int]]) -> None:
+        """Give band 1 a GDAL colour table (class rasters), written into the COG when it is finalised."""
+        self.colormap = colormap
 
     def write(self, array: npt.NDArray[Any], window: Window) -> None:
         """Write ``array`` ([rows, cols] or [bands, rows, cols]) at ``window``."""

@@ -117,7 +117,8 @@ def write_landcover(ctx: Context) -> None:
     path = ctx.item_dir("landcover", item_id) / "landcover.tif"
     with CogWriter(path, gbox, "uint8", nodata=LANDCOVER_NODATA, resampling="mode", blocksize=512,
                    tags={"classes": "see classification:classes in the STAC item"},
-                   descriptions=("land cover class",), colormap=landcover_colormap()) as w:  # fmt: skip
+                   descriptions=("land cover class",)) as w:  # fmt: skip
+        w.write_colormap(landcover_colormap())
         for window, g in iter_windows(gbox, ctx.config.window_px):
             fid = ctx.rasteriser.fid(g)
             w.write(np.where(fid < 0, LANDCOVER_NODATA, ctx.table.class_id[np.maximum(fid, 0)]), window)
@@ -283,7 +284,7 @@ def write_aerial(ctx: Context) -> None:
     item_id = aerial_item_id(ctx.config)
     path = ctx.item_dir("aerial", item_id) / "image.tif"
     tags = {"units": "DN (uint8), gamma-encoded: DN = 255 * (reflectance x illumination / 0.6) ** (1 / 2.2)"}
-    with CogWriter(path, gbox, "uint8", count=4, blocksize=512, descriptions=AERIAL_BANDS, tags=tags) as w:
+    with CogWriter(path, gbox, "uint8", blocksize=512, descriptions=AERIAL_BANDS, tags=tags) as w:
         windows = list(enumerate(iter_windows(gbox, ctx.config.window_px)))
         render = lambda job: ctx.vhr.aerial(job[1][1], job[0])  # noqa: E731
         for (_, (window, _)), image in zip(windows, ordered_map(render, windows), strict=True):

@@ -144,7 +144,7 @@ def write_naip(ctx: Context) -> None:
     item_id = naip_item_id(ctx.config)
     path = ctx.item_dir("naip", item_id) / "image.tif"
     tags = {"units": "DN (uint8), gamma-encoded: DN = 255 * (reflectance x illumination / 0.6) ** (1 / 2.2)"}
-    with CogWriter(path, gbox, "uint8", count=4, blocksize=512, descriptions=AERIAL_BANDS, tags=tags) as w:
+    with CogWriter(path, gbox, "uint8", blocksize=512, descriptions=AERIAL_BANDS, tags=tags) as w:
         windows = list(enumerate(iter_windows(gbox, ctx.config.window_px)))
         rendered = ordered_map(lambda job: ctx.naip.aerial(job[1][1], job[0]), windows)
         for (_, (window, _)), image in zip(windows, rendered, strict=True):

@@ -11,7 +11,7 @@ import pytest
 from odc.geo.geobox import GeoBox
 
 from eofusion.catalog import NormalizedItem, normalize_items
-from eofusion.cube import LoadOptions, build_cube, load_aligned, open_datatree
+from eofusion.cube import LoadOptions, WriteOptions, build_cube, load_aligned, open_datatree
 from eofusion.errors import SkippedInputWarning
 from eofusion.grid import nested_grids
 from eofusion.simulate import DemoWorld, WorldConfig, simulate_world
@@ -105,7 +105,7 @@ def test_buildings_coincide_across_aerial_dsm_and_labels(
         aoi_crs="EPSG:32631",
     )
     store = tmp_path / "cube.zarr"
-    build_cube(items, grids, ["s2", "s1", "dsm", "aerial"], store, scheduler="threads")
+    build_cube(items, grids, ["s2", "s1", "dsm", "aerial"], store, write=WriteOptions(scheduler="threads"))
     tree = open_datatree(store)
     assert set(tree.children) == {"s2", "s1", "dsm", "aerial"}
     s1 = tree["s1"].to_dataset()

@@ -18,7 +18,7 @@ from cubefactory import dt
 from odc.geo.geobox import GeoBox
 
 from eofusion.catalog import NormalizedItem
-from eofusion.cube import LoadOptions, append_cube, load_aligned, open_datatree, write_cube
+from eofusion.cube import LoadOptions, WriteOptions, append_cube, load_aligned, open_datatree, write_cube
 from eofusion.cube.store import PROGRESS_DIR, _root_attrs
 
 GRID = GeoBox.from_bbox((600000, 4997440, 602560, 5000000), "EPSG:32631", resolution=10)
@@ -26,11 +26,11 @@ OPTS = LoadOptions(chunk_size=32)
 SCRIPT = """
 import pickle, sys
 from odc.geo.geobox import GeoBox
-from eofusion.cube import LoadOptions, append_cube, load_aligned, open_datatree, write_cube
+from eofusion.cube import LoadOptions, WriteOptions, append_cube, load_aligned, open_datatree, write_cube
 items = pickle.load(open(sys.argv[1], "rb"))
 grid = GeoBox.from_bbox((600000, 4997440, 602560, 5000000), "EPSG:32631", resolution=10)
 ds = load_aligned(items, grid, "s2", options=LoadOptions(chunk_size=32))
-write_cube({"s2": ds}, sys.argv[2], scheduler="threads")
+write_cube({"s2": ds}, sys.argv[2], write=WriteOptions(scheduler="threads"))
 """
 
 
@@ -63,24 +63,25 @@ def test_sigkill_then_rerun_equals_uninterrupted_build(s2_scene: Callable[..., N
     assert not (_root_attrs(killed) or {}).get("eofusion:complete")
 
     ds = load_aligned(items, GRID, "s2", options=OPTS)
-    resumed = write_cube({"s2": ds}, killed, scheduler="threads")
+    resumed = write_cube({"s2": ds}, killed, write=WriteOptions(scheduler="threads"))
     assert resumed.blocks_skipped >= done_at_kill - 2  # at most the in-flight ones are redone
     assert resumed.blocks_written + resumed.blocks_skipped == resumed.blocks_total
     fresh = tmp_path / "fresh.zarr"
-    write_cube({"s2": ds}, fresh, scheduler="threads")
+    write_cube({"s2": ds}, fresh, write=WriteOptions(scheduler="threads"))
     assert _files(killed) == _files(fresh)
 
 
 APPEND_SCRIPT = """
 import pickle, sys
 from odc.geo.geobox import GeoBox
-from eofusion.cube import LoadOptions, append_cube, load_aligned, write_cube
+from eofusion.cube import LoadOptions, WriteOptions, append_cube, load_aligned, write_cube
 items = pickle.load(open(sys.argv[1], "rb"))
 grid = GeoBox.from_bbox((600000, 4997440, 602560, 5000000), "EPSG:32631", resolution=10)
 opts = LoadOptions(chunk_size=32)
-write_cube({"s2": load_aligned(items[:1], grid, "s2", options=opts)}, sys.argv[2], scheduler="threads")
+threads = WriteOptions(scheduler="threads")
+write_cube({"s2": load_aligned(items[:1], grid, "s2", options=opts)}, sys.argv[2], write=threads)
 print("built", flush=True)
-append_cube({"s2": load_aligned(items, grid, "s2", options=opts)}, sys.argv[2], scheduler="threads")
+append_cube({"s2": load_aligned(items, grid, "s2", options=opts)}, sys.argv[2], write=threads)
 """
 
 
@@ -106,7 +107,7 @@ def test_sigkill_during_append_then_rerun_completes_it(s2_scene: Callable[..., N
     assert (_root_attrs(store) or {}).get("eofusion:append_pending")
 
     full = load_aligned(items, GRID, "s2", options=OPTS)
-    resumed = append_cube({"s2": full}, store, scheduler="threads")
+    resumed = append_cube({"s2": full}, store, write=WriteOptions(scheduler="threads"))
     assert resumed.blocks_skipped >= len(markers) - 2 and resumed.blocks_total == 2 * 64
     cube = open_datatree(store)["s2"].to_dataset()
     np.testing.assert_array_equal(cube["time"].values, full["time"].values)

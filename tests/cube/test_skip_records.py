@@ -13,7 +13,7 @@ from odc.geo import CRS
 from odc.geo.geobox import GeoBox
 
 from eofusion.catalog import NormalizedItem
-from eofusion.cube import LoadOptions, build_cube, cube_info, load_aligned, open_datatree
+from eofusion.cube import LoadOptions, WriteOptions, build_cube, cube_info, load_aligned, open_datatree
 from eofusion.cube.build import skip_records_dir
 from eofusion.grid import NestedGrids
 
@@ -32,8 +32,9 @@ def test_an_asset_failing_mid_build_is_recorded_in_the_cube(s2_scene: Factory, t
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])  # the header survives (the up-front probe passes), the pixels do not
     store = tmp_path / "cube.zarr"
-    build_cube([item], _grids("s2"), ["s2"], store, bands={"s2": ["B04", "B08"]},
-               options=LoadOptions(on_error="skip", chunk_size=32), scheduler="threads")  # fmt: skip
+    options = LoadOptions(on_error="skip", chunk_size=32)
+    build_cube([item], _grids("s2"), ["s2"], store, bands={"s2": ["B04", "B08"]}, options=options,
+               write=WriteOptions(scheduler="threads"))  # fmt: skip
     skipped = json.loads(open_datatree(store)["s2"].attrs["eofusion:skipped"])
     assert [(s["item"], s["band"]) for s in skipped] == [("cut", "B04")]
     assert skipped[0]["reason"].startswith("unreadable") and skipped[0]["href"] == str(path)
@@ -51,8 +52,8 @@ def test_impossible_values_are_masked_and_recorded(tmp_path: Path) -> None:
     dsm = write_tif(tmp_path / "dsm.tif", heights, "EPSG:32631", Affine(10, 0, 600000, 0, -10, 5000000), None)
     item = make_item("garbled", "elevation", dt(1), {"dsm": (dsm, 1)})
     store = tmp_path / "cube.zarr"
-    build_cube([item], _grids("dsm"), ["dsm"], store,
-               options=LoadOptions(chunk_size=32, resampling="nearest"), scheduler="threads")  # fmt: skip
+    build_cube([item], _grids("dsm"), ["dsm"], store, options=LoadOptions(chunk_size=32, resampling="nearest"),
+               write=WriteOptions(scheduler="threads"))  # fmt: skip
     values = open_datatree(store)["dsm"]["data"].values[0, 0]
     assert np.isnan(values).sum() == impossible and np.nanmin(values) >= -500 and np.nanmax(values) <= 9000
     assert (values[16:, 16:] == 250.0).all()

@@ -15,7 +15,16 @@ from cubefactory import dt
 from odc.geo.geobox import GeoBox
 
 from eofusion.catalog import NormalizedItem
-from eofusion.cube import LoadOptions, append_cube, composite, cube_info, load_aligned, open_datatree, write_cube
+from eofusion.cube import (
+    LoadOptions,
+    WriteOptions,
+    append_cube,
+    composite,
+    cube_info,
+    load_aligned,
+    open_datatree,
+    write_cube,
+)
 from eofusion.errors import CubeError, CubeSchemaError
 
 Factory = Callable[..., NormalizedItem]
@@ -23,16 +32,16 @@ GRID = GeoBox.from_bbox((600000, 4999360, 600640, 5000000), "EPSG:32631", resolu
 OPTS = LoadOptions(chunk_size=32)
 
 
-def _build(items: list[NormalizedItem], store: Path, **kw: object) -> None:
+def _build(items: list[NormalizedItem], store: Path, overwrite: bool = False) -> None:
     ds = load_aligned(items, GRID, "s2", bands=["B04", "B08"], options=OPTS)
-    write_cube({"s2": ds}, store, scheduler="threads", **kw)  # type: ignore[arg-type]
+    write_cube({"s2": ds}, store, write=WriteOptions(scheduler="threads", overwrite=overwrite))
 
 
 def test_write_open_roundtrip_with_cf_crs_and_provenance(s2_scene: Factory, tmp_path: Path) -> None:
     items = [s2_scene("a", dt(1), size=64), s2_scene("b", dt(5), size=64, seed=3)]
     store = tmp_path / "cube.zarr"
     ds = load_aligned(items, GRID, "s2", bands=["B04", "B08"], options=OPTS)
-    summary = write_cube({"s2": ds}, store, scheduler="threads")
+    summary = write_cube({"s2": ds}, store, write=WriteOptions(scheduler="threads"))
     assert summary.blocks_written == 2 * 2 * 2
     tree = open_datatree(store)
     s2 = tree["s2"].to_dataset()
@@ -50,7 +59,7 @@ def test_write_open_roundtrip_with_cf_crs_and_provenance(s2_scene: Factory, tmp_
         assert src.crs.to_epsg() == 32631
         assert src.transform == GRID.transform
     # Idempotent: a second identical build writes nothing.
-    again = write_cube({"s2": ds}, store, scheduler="threads")
+    again = write_cube({"s2": ds}, store, write=WriteOptions(scheduler="threads"))
     assert again.blocks_written == 0
 
 
@@ -62,14 +71,14 @@ def test_append_adds_dates_without_rewriting(s2_scene: Factory, tmp_path: Path) 
     shard = store / "s2" / "data" / "c" / "0" / "0" / "0" / "0"
     before = shard.stat().st_mtime_ns
     new = load_aligned([*first, later], GRID, "s2", bands=["B04", "B08"], options=OPTS)
-    summary = append_cube({"s2": new}, store, scheduler="threads")
+    summary = append_cube({"s2": new}, store, write=WriteOptions(scheduler="threads"))
     assert summary.blocks_written == 4  # only the new date
     assert shard.stat().st_mtime_ns == before
     s2 = open_datatree(store)["s2"].to_dataset()
     assert s2.sizes["time"] == 2
     np.testing.assert_array_equal(s2["data"].values, new["data"].values)
     assert json.loads(s2.attrs["eofusion:items"]) == [["a"], ["b"]]
-    assert append_cube({"s2": new}, store, scheduler="threads").blocks_written == 0
+    assert append_cube({"s2": new}, store, write=WriteOptions(scheduler="threads")).blocks_written == 0
 
 
 def test_existing_store_with_another_config_is_refused(s2_scene: Factory, tmp_path: Path) -> None:
@@ -109,7 +118,7 @@ def test_composite_written_on_an_existing_dask_cluster(s2_scene: Factory, tmp_pa
     median = composite(ds, "median")
     store = tmp_path / "median.zarr"
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as cluster:
-        write_cube({"s2": median}, store, scheduler=cluster.scheduler_address)
+        write_cube({"s2": median}, store, write=WriteOptions(scheduler=cluster.scheduler_address))
     s2 = open_datatree(store)["s2"].to_dataset()
     assert s2.sizes["time"] == 1 and s2.attrs["eofusion:composite"] == "median:all"
     assert json.loads(s2.attrs["eofusion:items"]) == [["d1", "d11"]]
@@ -122,5 +131,6 @@ def test_progress_reports_every_block_on_local_schedulers(s2_scene: Factory, tmp
     items = [s2_scene("a", dt(1), size=64), s2_scene("b", dt(5), size=64, seed=3)]
     ds = load_aligned(items, GRID, "s2", bands=["B04", "B08"], options=OPTS)
     seen: list[tuple[int, int]] = []
-    write_cube({"s2": ds}, tmp_path / "cube.zarr", scheduler=scheduler, progress=lambda d, t: seen.append((d, t)))
+    write = WriteOptions(scheduler=scheduler, progress=lambda d, t: seen.append((d, t)))
+    write_cube({"s2": ds}, tmp_path / "cube.zarr", write=write)
     assert seen == [(n, 8) for n in range(9)]  # 2 dates x 4 blocks, one call per finished block write

@@ -84,7 +84,7 @@ def test_quickstart(work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert "Dask dashboard: http" in text(nb)
     assert re.search(r"s2\s+12 bands \[B01", text(nb)) and "valid   yes" in text(nb)
     assert 10.0 < number(r"held-out strip: OA ([\d.]+) %", nb) <= 100.0  # tiny training: far from good
-    assert (work / "demo" / "map" / "landcover.tif").exists()
+    assert (work / "demo" / "map" / "mosaic.tif").exists()
 
 
 def test_cube_exploration(work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

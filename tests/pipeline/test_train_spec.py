@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -97,3 +98,27 @@ def test_default_subsets_are_every_nonempty_subset() -> None:
 def test_example_specs_are_valid(name: str) -> None:
     spec = load_train_spec(REPO / "pipelines" / name)
     assert spec.chips.size_m > 0 and spec.data.sensors
+
+
+def test_build_bbox_in_a_projected_crs_is_the_cube_grid(small_world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """data.build with a projected crs: the cube covers exactly that box; another build at the path is refused."""
+    from eofusion.cube import open_cube
+    from eofusion.errors import CubeError
+    from eofusion.pipeline.training_data import ensure_cube
+
+    s2 = small_world.grids["s2_10m"]
+    left, bottom, *_ = s2.boundingbox
+    box = (left + 40, bottom + 60, left + 200, bottom + 220)  # a 160 m square inside the world, on 10 m edges
+
+    def spec(resolution: float, replace: bool) -> Any:
+        build = {"catalog": str(small_world.geoparquet_path), "collections": ["sentinel-2-l2a"], "bbox": list(box),
+                 "crs": f"EPSG:{s2.crs.epsg}", "resolutions": {"s2": resolution}, "replace": replace}  # fmt: skip
+        return train_spec_from_dict(_spec(data={"cube": str(tmp_path / "c.zarr"), "sensors": ["s2"], "build": build}))
+
+    store = ensure_cube(spec(10.0, replace=False), lambda stage, message: None)
+    cube = open_cube(store)
+    assert cube.crs.epsg == s2.crs.epsg and cube.bounds == box
+    with pytest.raises(CubeError, match="another build"):
+        ensure_cube(spec(20.0, replace=False), lambda stage, message: None)
+    ensure_cube(spec(20.0, replace=True), lambda stage, message: None)
+    assert open_cube(store).groups["s2"].res == 20.0
