@@ -1,8 +1,10 @@
-"""STAC items and an embedded catalog for GeoTIFFs/COGs a user already has.
+"""STAC items and an embedded catalog for GeoTIFFs/COGs/VRTs a user already has.
 
 Grid, data type and nodata are read from each file with rasterio. Band identity comes from the registry:
-the sensor from ``sensor=`` or from the path (``S2A_MSIL2A_...``, ``S1A_IW_GRDH_...``, ``m_4208701_...``
-for NAIP), the band from the file name's last token (``..._B04.tif``, ``VV.tif``) or the band descriptions.
+the sensor and band order from the user's rules or a known product name (:mod:`eofusion.catalog.file_rules`),
+else the sensor from the path (``S2A_MSIL2A_...``, ``S1A_IW_GRDH_...``) and the band from a token of the file
+name (``..._B04.tif``, ``..._B02_10m.tif``, ``VV.tif``) or the band descriptions. A multi-band file whose band
+order nothing states is refused: eofusion never assumes an order (an IGN IRC file is NIR, red, green).
 The acquisition time comes from ``acquired=``, an ``acquired.txt`` next to the file (one RFC 3339 line), or
 a date in the path (``20170613T165043`` or ``20150711``). Files of one directory with the same sensor and
 time become one item.
@@ -16,14 +18,16 @@ import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import pystac
 
 from eofusion.catalog.fields import parse_time
-from eofusion.catalog.providers import S2_OFFSET_START
+from eofusion.catalog.file_rules import FileRule, FileRules, band_tokens
+from eofusion.catalog.file_time import file_acquisition_time
+from eofusion.catalog.local_items import RasterFacts, make_item
 from eofusion.catalog.writing import write_catalog
 from eofusion.errors import InputDataError, SkippedInputWarning, UnknownBandError, UnknownSensorError
 from eofusion.sensors import REGISTRY, Band, BandKind, Sensor, get_sensor
@@ -32,13 +36,7 @@ __all__ = ["BuildResult", "build_items", "find_rasters", "write_catalog"]  # wri
 
 logger = logging.getLogger(__name__)
 
-RASTER_SUFFIXES = (".tif", ".tiff")
-SIDECAR_TIME = "acquired.txt"
-_EXTENSIONS = [
-    "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
-    "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
-    "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
-]
+RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".jp2")  # GeoTIFF/COG, GDAL VRT, JPEG 2000 (IGN)
 _SENSOR_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?:^|[^A-Z0-9])S2([ABC])(?:[_-]|$)"), "sentinel-2{}"),
     (re.compile(r"(?:^|[^A-Z0-9])(?:S2|MSIL[12][AC]|SENTINEL-?2)(?:[_-]|$)"), "sentinel-2"),
@@ -46,25 +44,6 @@ _SENSOR_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?:^|[^A-Z0-9])L[CO]0?([89])(?:[_-]|$)"), "landsat-{}"),
     (re.compile(r"NAIP|(?:^|/)M_\d{7}_"), "naip"),
 )
-_DATE_TIME = re.compile(r"(?<!\d)((?:19|20)\d{6})T(\d{6})(?!\d)")
-_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})(\d{2})(\d{2})(?!\d)")
-
-
-@dataclass(frozen=True)
-class _Raster:
-    """One file's facts: where, what bands, when, and on which grid."""
-
-    path: Path
-    sensor: Sensor
-    bands: tuple[Band, ...]  # band i of the file is bands[i - 1]
-    when: datetime
-    crs: str
-    transform: tuple[float, float, float, float, float, float]
-    shape: tuple[int, int]
-    dtype: str
-    nodata: float | None
-    footprint: dict[str, Any]  # GeoJSON polygon in EPSG:4326
-    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,35 +72,47 @@ def build_items(
     paths: Sequence[str | Path],
     *,
     sensor: str | None = None,
+    bands: Sequence[str] | None = None,
+    rules: Sequence[FileRule] = (),
     collection: str = "local",
     acquired: str | None = None,
     on_error: Literal["raise", "skip"] = "raise",
 ) -> BuildResult:
-    """STAC items for the GeoTIFFs under ``paths`` (see the module docstring for how files are read).
+    """STAC items for the rasters under ``paths`` (see the module docstring for how files are read).
+
+    Args:
+        paths: Files or folders (searched recursively for .tif, .tiff, .vrt, .jp2).
+        sensor: The sensor of every file no rule names.
+        bands: The band order of every multi-band file no rule orders (e.g. ``("nir", "red", "green")``).
+        rules: Per-file sensors / band orders by file-name glob, first match wins.
+        collection: Collection id of the items.
+        acquired: Acquisition time of files whose name, tags or sidecar carry none.
+        on_error: ``raise`` at the first file that cannot be read or identified, or ``skip`` it (recorded).
 
     Raises:
         InputDataError: With ``on_error="raise"``: a file is unreadable, has no georeference, or its
             sensor, band or acquisition time cannot be told; the message names the file and the fix.
     """
-    chosen = get_sensor(sensor) if sensor else None
+    fallback = [FileRule(None, sensor, tuple(bands) if bands else None)] if (sensor or bands) else []
+    file_rules = FileRules((*rules, *fallback))
     when = parse_time(acquired) if acquired else None
-    rasters: list[_Raster] = []
+    rasters: list[RasterFacts] = []
     skipped: list[str] = []
     for path in find_rasters(paths):
         try:
-            rasters.append(_read_raster(path, chosen, when))
+            rasters.append(_read_raster(path, file_rules, when))
         except InputDataError as err:
             if on_error == "raise":
                 raise
             warnings.warn(f"Skipped: {err}", SkippedInputWarning, stacklevel=2)
             skipped.append(str(err))
-    groups: dict[tuple[Path, str, datetime], list[_Raster]] = defaultdict(list)
+    groups: dict[tuple[Path, str, datetime], list[RasterFacts]] = defaultdict(list)
     for raster in rasters:
         groups[(raster.path.parent, raster.sensor.name, raster.when)].append(raster)
     items: list[pystac.Item] = []
     used: set[str] = set()
     for (_parent, _sensor, _when), members in sorted(groups.items(), key=lambda kv: (str(kv[0][0]), kv[0][2])):
-        item = _make_item(members, collection)
+        item = make_item(members, collection)
         base, n = item.id, 1
         while item.id in used:
             n += 1
@@ -132,7 +123,7 @@ def build_items(
     return BuildResult(tuple(items), tuple(skipped))
 
 
-def _read_raster(path: Path, sensor: Sensor | None, when: datetime | None) -> _Raster:
+def _read_raster(path: Path, rules: FileRules, when: datetime | None) -> RasterFacts:
     import rasterio
     from rasterio.errors import RasterioIOError
     from rasterio.warp import transform_geom
@@ -149,21 +140,27 @@ def _read_raster(path: Path, sensor: Sensor | None, when: datetime | None) -> _R
                 f"{path} has no georeference (no CRS or geotransform); georeference it first (e.g. "
                 "`gdal_translate -a_srs EPSG:xxxx -a_ullr ...`) or leave it out."
             )
-        guessed = sensor or _guess_sensor(path)
-        if sensor is not None and len(sensor.bands) == 1 and src.count == 1:
-            bands: tuple[Band, ...] = sensor.bands  # the user's choice of a one-band sensor names the band
+        identity = rules.identify(path, src.count)
+        stated = _stated_sensor(path, identity.sensor, identity.source)
+        guessed = stated or _guess_sensor(path)
+        order = identity.band_order(path, src.count)
+        bands: tuple[Band, ...]
+        if order is not None:
+            bands = _ordered_bands(path, guessed, order, identity.source)
+        elif stated is not None and len(stated.bands) == 1 and src.count == 1:
+            bands = stated.bands  # the user's choice of a one-band sensor names the band
         else:
-            bands = _file_bands(path, guessed, src.count, src.descriptions, given=sensor is not None)
+            bands = _file_bands(path, guessed, src.count, src.descriptions, given=stated is not None)
         # A band found outside the guessed sensor (DEM.tif in a "..._s2_..." folder) decides the sensor.
         sensor = guessed if guessed and any(b is bands[0] for b in guessed.bands) else _sensor_of(bands[0])
-        acquired = _acquisition_time(path, src.tags(), fallback=when)
+        acquired = file_acquisition_time(path, src.tags(), fallback=when)
         epsg = src.crs.to_epsg()
         crs = f"EPSG:{epsg}" if epsg else src.crs.to_wkt()
         w, s, e, n = src.bounds
         box = {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
         footprint = transform_geom(src.crs, "EPSG:4326", box, precision=7)
         notes = _backscatter_units(src, bands)
-        return _Raster(
+        return RasterFacts(
             path=path,
             sensor=sensor,
             bands=bands,
@@ -189,10 +186,32 @@ def _guess_sensor(path: Path) -> Sensor | None:
     return None
 
 
-def _band_tokens(path: Path) -> list[str]:
-    stem = path.stem
-    tokens = re.split(r"[_\-. ]+", stem)
-    return [t for t in (tokens[-1], stem) if t]
+def _stated_sensor(path: Path, name: str | None, source: str) -> Sensor | None:
+    if name is None:
+        return None
+    try:
+        return get_sensor(name)
+    except UnknownSensorError as err:
+        raise InputDataError(
+            f"{path}: the {source} names sensor {name!r}, which is not registered ({err}); register it with "
+            "--sensor-file my-sensor.yaml (README: your own sensor) or fix the name (`eofusion sensors` lists them)."
+        ) from None
+
+
+def _ordered_bands(path: Path, sensor: Sensor | None, order: Sequence[str], source: str) -> tuple[Band, ...]:
+    """The bands of a stated order (``nir,red,green``), each looked up in the file's sensor."""
+    if sensor is None:
+        raise InputDataError(
+            f"{path}: the {source} gives the band order {','.join(order)} but no sensor; name it with --sensor "
+            f"(or '--sensor {path.name}=SENSOR')."
+        )
+    try:
+        return tuple(sensor.band(name) for name in order)
+    except UnknownBandError as err:
+        raise InputDataError(
+            f"{path}: the band order from the {source} names a band {sensor.name} does not have ({err}); "
+            f"{sensor.name}'s bands are {', '.join(b.name for b in sensor.bands)}."
+        ) from None
 
 
 def _file_bands(
@@ -200,31 +219,35 @@ def _file_bands(
 ) -> tuple[Band, ...]:
     if count > 1:
         if sensor is None:
-            raise InputDataError(f"{path} has {count} bands and no sensor could be told from its name; pass --sensor.")
+            raise InputDataError(
+                f"{path} has {count} bands and no sensor could be told from its name; pass --sensor (and --bands "
+                "with their order unless the file's band descriptions name them)."
+            )
         if all(descriptions):
             try:
                 return tuple(sensor.band(str(d)) for d in descriptions)
             except UnknownBandError as err:
                 raise InputDataError(f"{path}: band descriptions do not name {sensor.name} bands ({err}).") from None
-        if sensor.family == "aerial" and count <= len(sensor.bands):
-            return tuple(sensor.band(f"B{i}") for i in range(1, count + 1))  # the delivered RGBN order
+        # Never assumed: the same 3-band aerial product comes as red,green,blue (IGN RVB) and nir,red,green (IRC).
         raise InputDataError(
-            f"{path} has {count} bands without descriptions; eofusion cannot tell which {sensor.name} band each "
-            "is. Set the band descriptions (e.g. `rio edit-info --bidx 1 --description B04`) or write one "
-            "file per band named after it."
+            f"{path} has {count} bands without descriptions and no stated order; eofusion cannot tell which "
+            f"{sensor.name} band each is. Give the order with --bands (e.g. --bands "
+            f"{','.join(b.name for b in sensor.bands[:count])}, or '--bands GLOB=...' per file pattern), set "
+            "the band descriptions (`rio edit-info --bidx 1 --description red`), or write one file per band."
         )
-    for token in _band_tokens(path):
+    tokens = band_tokens(path)
+    for token in tokens:
         if sensor is not None and _has_band(sensor, token):
             return (sensor.band(token),)
-    for token in _band_tokens(path):
+    for token in tokens:
         matches = [s.band(token) for s in REGISTRY if _has_band(s, token)]
         if len({(m.name, m.kind) for m in matches}) == 1 or (matches and _single_family(token)):
             return (matches[0],)
     how = "given" if given else "guessed from the path"
     where = f"{sensor.name} ({how}) or any registered sensor" if sensor else "any registered sensor"
     raise InputDataError(
-        f"{path}: the file name does not name a band of {where} (tried {', '.join(_band_tokens(path))}); "
-        "name the file after the band (e.g. ..._B04.tif) or pass --sensor."
+        f"{path}: the file name does not name a band of {where} (tried {', '.join(tokens[:6])}); name the file "
+        "after the band (e.g. ..._B04.tif), or pass --bands BAND (e.g. --bands dsm) with --sensor."
     )
 
 
@@ -253,38 +276,6 @@ def _sensor_of(band: Band) -> Sensor:
     raise InputDataError(f"Band {band.name} belongs to no registered sensor.")
 
 
-def _acquisition_time(path: Path, tags: dict[str, str], fallback: datetime | None = None) -> datetime:
-    """The file's own time (sidecar, TIFF tags, name); ``fallback`` (``--datetime``) only when it has none."""
-    sidecar = path.parent / SIDECAR_TIME
-    if sidecar.exists():
-        text = sidecar.read_text().strip()
-        try:
-            parsed = parse_time(text)
-        except ValueError:
-            raise InputDataError(f"{sidecar} does not hold an RFC 3339 time (got {text[:40]!r}).") from None
-        if parsed is not None:
-            return parsed
-    for key in ("ACQUISITIONDATETIME", "acquisition_time", "DATETIME_ACQUIRED"):
-        if tags.get(key):
-            return parse_time(tags[key].replace(":", "-", 2) if tags[key][4:5] == ":" else tags[key])  # type: ignore[return-value]
-    for part in (path.stem, *reversed(path.parent.parts[-2:])):
-        found = _DATE_TIME.search(part)
-        if found:
-            return datetime.strptime(found[1] + found[2], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-        date = _DATE.search(part)
-        if date:
-            try:
-                return datetime(int(date[1]), int(date[2]), int(date[3]), tzinfo=UTC)
-            except ValueError:
-                continue
-    if fallback is not None:
-        return fallback
-    raise InputDataError(
-        f"{path}: no acquisition time in its name, TIFF tags or an {SIDECAR_TIME} next to it; "
-        "pass --datetime (acquired=...)."
-    )
-
-
 def _backscatter_units(src: Any, bands: tuple[Band, ...]) -> tuple[str, ...]:
     """Float SAR files store either linear power (>= 0) or dB (mostly < 0): a decimated read tells which."""
     if not all(b.kind is BandKind.BACKSCATTER for b in bands) or not str(src.dtypes[0]).startswith("float"):
@@ -296,100 +287,3 @@ def _backscatter_units(src: Any, bands: tuple[Band, ...]) -> tuple[str, ...]:
     if sample.size and float(np.mean(sample < 0)) > 0.5:
         return ("dB",)
     return ("linear",)
-
-
-def safe_item_id(text: str, fallback: str) -> str:
-    """``text`` usable as an item id and a file name: characters other than ``A-Za-z0-9._-`` become ``_``,
-    leading dots go (no ``..``, no hidden files); ``fallback`` when nothing is left."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip(".")
-    return cleaned or fallback
-
-
-def _make_item(members: list[_Raster], collection: str) -> pystac.Item:
-    import shapely.geometry
-    from shapely.ops import unary_union
-
-    first = members[0]
-    sensor, when = first.sensor, first.when
-    footprint = unary_union([shapely.geometry.shape(m.footprint) for m in members])
-    stems = [m.path.stem for m in members]
-    prefix = _common_prefix(stems)
-    if len(members) > 1:  # cut at a token boundary: ..._87_48_VH / ..._87_48_VV -> ..._87_48
-        prefix = re.sub(r"[^_\-. ]*$", "", prefix)
-    prefix = prefix.rstrip("_- .")
-    raw_id = prefix if len(prefix) >= 8 else (first.path.parent.name if len(members) > 1 else first.path.stem)
-    item_id = safe_item_id(raw_id, fallback=f"{sensor.name}-{when:%Y%m%dT%H%M%S}")
-    properties: dict[str, Any] = {
-        "datetime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "eofusion:sensor": sensor.name,
-    }
-    if sensor.platforms:
-        properties["platform"] = sensor.platforms[0]
-    if sensor.instrument:
-        properties["instruments"] = [sensor.instrument]
-    units = {n for m in members for n in m.notes}
-    if units:
-        properties["eofusion:backscatter_units"] = sorted(units)[0]
-        properties["sar:polarizations"] = [b.polarisation for m in members for b in m.bands if b.polarisation]
-    assets = {}
-    for member in members:
-        key = member.bands[0].name if len(member.bands) == 1 else member.path.stem
-        assets[key] = _asset_dict(member)
-    data = {
-        "type": "Feature",
-        "stac_version": pystac.get_stac_version(),
-        "stac_extensions": _EXTENSIONS,
-        "id": item_id,
-        "collection": collection,
-        "geometry": shapely.geometry.mapping(footprint),
-        "bbox": list(footprint.bounds),
-        "properties": properties,
-        "links": [],
-        "assets": assets,
-    }
-    return pystac.Item.from_dict(data, preserve_dict=False)
-
-
-def _asset_dict(raster: _Raster) -> dict[str, Any]:
-    proj_key = "proj:code" if raster.crs.startswith("EPSG:") else "proj:wkt2"
-    raster_bands, eo_bands = [], []
-    for band in raster.bands:
-        offset = band.offset
-        if (
-            band.kind is BandKind.REFLECTANCE
-            and raster.sensor.family == "sentinel-2"
-            and raster.when >= S2_OFFSET_START
-        ):
-            offset = band.offset - 0.1  # baseline >= 04.00 products (see eofusion.sensors.radiometric_offset)
-        raster_bands.append(
-            {
-                "data_type": raster.dtype,
-                "nodata": raster.nodata,
-                "scale": band.scale,
-                "offset": offset,
-                "spatial_resolution": abs(raster.transform[0]),
-            }
-        )
-        eo_bands.append({"name": band.name, **({"common_name": band.common_name} if band.common_name else {})})
-    asset = {
-        "href": str(raster.path),
-        "type": pystac.MediaType.GEOTIFF,
-        "roles": ["data"],
-        proj_key: raster.crs,
-        "proj:transform": list(raster.transform),
-        "proj:shape": list(raster.shape),
-        "raster:bands": raster_bands,
-    }
-    if any(b.is_spectral for b in raster.bands):
-        asset["eo:bands"] = eo_bands
-    return asset
-
-
-def _common_prefix(texts: list[str]) -> str:
-    if not texts:
-        return ""
-    first, last = min(texts), max(texts)
-    size = 0
-    while size < min(len(first), len(last)) and first[size] == last[size]:
-        size += 1
-    return first[:size]

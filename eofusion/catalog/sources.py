@@ -19,8 +19,16 @@ from eofusion.config import read_yaml_mapping, validation_message
 from eofusion.errors import ConfigError, UnknownBandError, UnknownSensorError
 from eofusion.sensors import get_sensor
 
-# Where `load_catalog_source("name")` looks, after the current directory's ./catalogs.
-BUNDLED_CATALOGS = Path(__file__).resolve().parents[2] / "catalogs"
+# Where `load_catalog_source("name")` looks: the current directory's ./catalogs (a user's own sources), the
+# project's catalogs/ folder when running from a clone (the demo source, whose endpoint is relative to the
+# repository), then the sources shipped inside the package (public STAC APIs: a wheel install has them too).
+PROJECT_CATALOGS = Path(__file__).resolve().parents[2] / "catalogs"
+BUNDLED_CATALOGS = Path(__file__).resolve().parents[1] / "data" / "catalogs"
+
+
+def _search_dirs() -> tuple[Path, ...]:
+    return tuple(dict.fromkeys((Path.cwd() / "catalogs", PROJECT_CATALOGS, BUNDLED_CATALOGS)))
+
 
 Product = Literal["s2-l2a", "s2-l1c", "s1-rtc", "s1-grd", "aerial", "dem", "dsm", "dtm", "landsat-l2"]
 
@@ -150,13 +158,13 @@ def source_from_dict(data: Mapping[str, Any], origin: str = "mapping", base_dir:
 
 
 def load_catalog_source(path_or_name: str | Path, search_dirs: tuple[Path, ...] | None = None) -> CatalogSource:
-    """A catalog source from a YAML path, or by name from ``./catalogs`` then the bundled ``catalogs/``.
+    """A catalog source from a YAML path, or by name from ``./catalogs``, the project's and the bundled ones.
 
     Embedded endpoints given as relative paths are resolved against the YAML file's directory.
     """
     path = Path(path_or_name)
     if path.suffix.lower() not in (".yaml", ".yml"):
-        dirs = search_dirs if search_dirs is not None else (Path.cwd() / "catalogs", BUNDLED_CATALOGS)
+        dirs = search_dirs if search_dirs is not None else _search_dirs()
         candidates = [d / f"{path_or_name}.yaml" for d in dirs]
         found = next((c for c in candidates if c.exists()), None)
         if found is None:
@@ -173,5 +181,5 @@ def load_catalog_source(path_or_name: str | Path, search_dirs: tuple[Path, ...] 
 
 def list_catalog_sources(search_dirs: tuple[Path, ...] | None = None) -> list[str]:
     """Names of the catalog sources ``load_catalog_source`` can find."""
-    dirs = search_dirs if search_dirs is not None else (Path.cwd() / "catalogs", BUNDLED_CATALOGS)
+    dirs = search_dirs if search_dirs is not None else _search_dirs()
     return sorted({p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml")})

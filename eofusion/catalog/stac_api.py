@@ -81,8 +81,8 @@ def signing_modifier(name: str) -> Modifier | None:
             import planetary_computer
         except ImportError:
             raise CatalogError(
-                "Signing 'planetary-computer' needs the planetary-computer package: "
-                "`pip install planetary-computer`, or set `signing: none` (unsigned hrefs cannot be read)."
+                "Signing 'planetary-computer' needs eofusion's planetary-computer extra: "
+                "`pip install 'eofusion[planetary-computer]'` (or set `signing: none`: unsigned hrefs cannot be read)."
             ) from None
         return planetary_computer.sign_inplace  # type: ignore[no-any-return]
     raise CatalogError(f"Unknown signing scheme {name!r}; use 'none' or 'planetary-computer'.")

@@ -140,7 +140,18 @@ def _print_items(results: list[dict[str, Any]]) -> None:
 # ---------------------------------------------------------------------------------------------- build
 @catalog.command("build")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--sensor", help="Registry sensor of every file (default: told from each file's path).")
+@click.option("--sensor", "sensors", multiple=True, metavar="[GLOB=]SENSOR",
+              help="Registry sensor of the files (default: told from each file's name). GLOB=SENSOR applies to "
+                   "matching file names only, e.g. '*_IRC_*=aerial-ign'; repeatable.")  # fmt: skip
+@click.option("--bands", "band_orders", multiple=True, metavar="[GLOB=]B1,B2,...",
+              help="Band order of multi-band files (or the band of one-band files), e.g. nir,red,green; "
+                   "GLOB=... for matching file names only; repeatable.")  # fmt: skip
+@click.option("--rules", "rules_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML mapping file-name globs to {sensor, bands}, e.g. '\"*_IRC_*\": {sensor: aerial-ign, "
+                   "bands: [nir, red, green]}'. Its rules come before --sensor/--bands GLOB=... ones.")  # fmt: skip
+@click.option("--sensor-file", "sensor_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Register a sensor from a YAML file (README: your own sensor) first; repeatable.")  # fmt: skip
 @click.option("--datetime", "acquired", help="Acquisition time for files whose name carries none (RFC 3339).")
 @click.option("--collection", default="local", show_default=True, help="Collection id of the items.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("catalog-local"), show_default=True)
@@ -150,32 +161,61 @@ def _print_items(results: list[dict[str, Any]]) -> None:
     type=click.Choice(["skip", "raise"]),
     default="skip",
     show_default=True,
-    help="skip: leave out files eofusion cannot read or identify (each is reported); raise: stop at the first.",
+    help="skip: check every file and report each one eofusion cannot read or identify; raise: stop at the first.",
 )
+@click.option("--allow-skips", is_flag=True,
+              help="Write the catalog without the files that could not be read or identified (default: exit 1 and "
+                   "write nothing while any file is unaccounted for).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 def build_cmd(
     *,
     paths: tuple[Path, ...],
-    sensor: str | None,
+    sensors: tuple[str, ...],
+    band_orders: tuple[str, ...],
+    rules_file: Path | None,
+    sensor_files: tuple[Path, ...],
     acquired: str | None,
     collection: str,
     out_dir: Path,
     overwrite: bool,
     on_error: str,
+    allow_skips: bool,
     as_json: bool,
 ) -> None:
-    """STAC items + a stac-geoparquet catalog for GeoTIFFs/COGs you already have (files or directories)."""
-    from eofusion.catalog.build import build_items
-    from eofusion.catalog.writing import write_catalog
-    from eofusion.errors import InputDataError
+    """STAC items + a stac-geoparquet catalog for rasters you already have (GeoTIFF/COG, VRT, JPEG 2000).
 
+    Known product names need no options: IGN orthophotos IRC (nir,red,green) and RVB (red,green,blue), IGN
+    MNS (dsm) and MNT / RGE ALTI (dtm), NAIP quarter quads, Sentinel-2 band files (..._B04.tif,
+    ..._B04_10m.tif), Sentinel-1 (..._VV.tif). A multi-band file whose band order is not known is refused.
+    """
+    from eofusion.catalog.build import build_items
+    from eofusion.catalog.file_rules import FileRule, parse_rule_options, rules_from_mapping
+    from eofusion.catalog.writing import write_catalog
+    from eofusion.config import read_yaml_mapping
+    from eofusion.errors import InputDataError
+    from eofusion.sensors import register_sensor
+
+    for sensor_file in sensor_files:
+        registered = register_sensor(sensor_file, replace=True)
+        click.echo(f"registered sensor {registered.name} from {sensor_file}", err=True)
+    rules: tuple[FileRule, ...] = ()
+    if rules_file is not None:
+        mapping = read_yaml_mapping(rules_file, "Rules file", "file-name globs -> {sensor, bands}")
+        rules = rules_from_mapping(mapping, str(rules_file))
+    rules = (*rules, *parse_rule_options(sensors, band_orders))
     with _reported_skips():
         result = build_items(
             list(paths),
-            sensor=sensor,
+            rules=rules,
             collection=collection,
             acquired=acquired,
             on_error=on_error,  # type: ignore[arg-type]
+        )
+    if result.skipped and not allow_skips:
+        raise InputDataError(
+            f"{len(result.skipped)} file(s) could not be read or identified (listed above); no catalog was "
+            "written. Fix them (--sensor/--bands/--rules), move them out of the inputs, or pass --allow-skips "
+            "to write the catalog without them."
         )
     if not result.items:
         raise InputDataError(

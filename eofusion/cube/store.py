@@ -321,6 +321,21 @@ def _finish(path: Path, update: Mapping[str, Any]) -> None:
     root.attrs.update(dict(update))
     _drop_abandoned_partials(path)
     shutil.rmtree(path / PROGRESS_DIR, ignore_errors=True)
+    _consolidate(path)  # last: it lists every node, and the progress records are not zarr nodes
+
+
+def _consolidate(path: Path) -> None:
+    """Consolidate the finished cube's metadata: plain ``xr.open_zarr`` / ``xr.open_datatree`` then open it in
+    one read and without xarray's "failed to open with consolidated metadata" warning.
+
+    zarr-python warns that consolidated metadata is not in the v3 specification yet: we write it knowingly
+    (xarray and zarr-python read it; other readers, e.g. GDAL, ignore it and read each group's zarr.json).
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        zarr.consolidate_metadata(str(path), zarr_format=3)
 
 
 def append_cube(

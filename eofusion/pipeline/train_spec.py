@@ -33,6 +33,9 @@ class BuildSpec(_Strict):
     catalog: str | None = None  # catalog source (STAC API URL, stac-geoparquet, static catalog, name)
     rasters: list[Path] | None = None  # or GeoTIFF files/folders (items are built as `eofusion catalog build` does)
     datetime: str | None = None  # acquisition time for rasters whose name, tags or sidecar carry none
+    # rasters: file-name glob -> {sensor, bands}, as `eofusion catalog build --rules` reads (band order of
+    # multi-band files is never assumed)
+    rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
     collections: list[str] | None = None
     bbox: tuple[float, float, float, float]  # in `crs`
     # The bbox's CRS. Geographic (default EPSG:4326): the cube is in the bbox's UTM zone. Projected: the cube

@@ -103,6 +103,7 @@ def ensure_cube(spec: TrainSpec, say: Say) -> Path:
         return store
     from eofusion.catalog import normalize_items, search
     from eofusion.catalog.build import build_items
+    from eofusion.catalog.file_rules import rules_from_mapping
     from eofusion.cube import build_cube
     from eofusion.pipeline.spec import resolutions_for
 
@@ -113,7 +114,8 @@ def ensure_cube(spec: TrainSpec, say: Say) -> Path:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SkippedInputWarning)
         if build.rasters is not None:
-            raw = list(build_items(build.rasters, acquired=build.datetime, on_error="skip").items)
+            rules = rules_from_mapping(build.rules, "data.build.rules")
+            raw = list(build_items(build.rasters, rules=rules, acquired=build.datetime, on_error="skip").items)
         else:
             raw = search(build.catalog or "", collections=build.collections, bbox=bbox4326, datetime=build.time)
         items = normalize_items(raw, on_error="skip")

@@ -65,7 +65,8 @@ def test_build_then_search(real_data_dir: Path, tmp_path: Path, capsys: pytest.C
 def test_build_reports_skips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "notes.tif").write_text("not a raster")
     code, _, err = _run(capsys, "catalog", "build", str(tmp_path), "--out", str(tmp_path / "out"))
-    assert code == 1 and "notes.tif cannot be read as a raster" in err and "No item could be built" in err
+    assert code == 1 and "notes.tif cannot be read as a raster" in err and "--allow-skips" in err
+    assert not (tmp_path / "out").exists()  # nothing written while a file is unaccounted for
     code, _, err = _run(capsys, "catalog", "build", str(tmp_path), "--on-error", "raise", "--out", str(tmp_path / "o"))
     assert code == 1 and "notes.tif" in err
 

@@ -90,5 +90,35 @@ def test_open_catalog_kinds(tmp_path: Path, world_parquet: Path) -> None:
     try:
         import planetary_computer  # noqa: F401
     except ImportError:
-        with pytest.raises(CatalogError, match="pip install planetary-computer"):
+        with pytest.raises(CatalogError, match=r"eofusion\[planetary-computer\]"):
             open_catalog(pc)
+
+
+def test_public_sources_ship_in_the_wheel(tmp_path: Path) -> None:
+    """A wheel install (no repository around it) still knows --catalog planetary-computer and the others."""
+    import subprocess
+    import sys
+    import zipfile
+
+    from eofusion.catalog.sources import BUNDLED_CATALOGS
+
+    repo = Path(__file__).resolve().parents[2]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "-q",
+        str(repo),
+        "-w",
+        str(tmp_path),
+    ]
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    (wheel,) = tmp_path.glob("eofusion-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {p.name for p in BUNDLED_CATALOGS.glob("*.yaml")}
+    assert shipped >= {"planetary-computer.yaml", "earth-search.yaml", "copernicus-dataspace.yaml"}
+    assert {f"eofusion/data/catalogs/{name}" for name in shipped} <= names
+    assert load_catalog_source("planetary-computer", search_dirs=(BUNDLED_CATALOGS,)).kind == "stac-api"

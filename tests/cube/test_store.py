@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,6 +59,10 @@ def test_write_open_roundtrip_with_cf_crs_and_provenance(s2_scene: Factory, tmp_
     with rasterio.open(f'ZARR:"{store}":/s2/data:0:0') as src:
         assert src.crs.to_epsg() == 32631
         assert src.transform == GRID.transform
+    with warnings.catch_warnings():  # a finished cube opens with plain xarray, consolidated, without warnings
+        warnings.simplefilter("error")
+        plain = xr.open_datatree(str(store), engine="zarr", chunks={})
+    assert plain["s2"]["data"].shape == s2["data"].shape
     # Idempotent: a second identical build writes nothing.
     again = write_cube({"s2": ds}, store, write=WriteOptions(scheduler="threads"))
     assert again.blocks_written == 0
