@@ -7,6 +7,7 @@ The public functions::
     cube = open_cube("cube.zarr")                         # validated Cube: grids, bands, window reads
 """
 
+from eofusion.cube.append import append_cube
 from eofusion.cube.build import build_cube
 from eofusion.cube.chunks import DEFAULT_CACHE_BYTES, CacheInfo
 from eofusion.cube.composite import composite
@@ -23,7 +24,7 @@ from eofusion.cube.groups import (
 from eofusion.cube.load import LoadOptions, load_aligned, solar_day
 from eofusion.cube.reader import read_asset
 from eofusion.cube.schema import cube_info, open_datatree, validate_cube
-from eofusion.cube.store import CubeSummary, WriteOptions, append_cube, write_cube
+from eofusion.cube.store import CubeSummary, WriteOptions, write_cube
 
 __all__ = [
     "DEFAULT_CACHE_BYTES",

@@ -11,7 +11,7 @@ import xarray as xr
 import zarr
 from odc.geo import CRS
 
-from eofusion.cube.store import BAND_COORDS, DIMS, SCHEMA, _root_attrs
+from eofusion.cube.store import BAND_COORDS, DIMS, SCHEMA, root_attrs
 from eofusion.errors import CubeError, CubeSchemaError
 
 
@@ -46,7 +46,7 @@ def validate_cube(store: str | os.PathLike[str]) -> list[str]:
     path = Path(store)
     if not path.exists():
         return [f"{path} does not exist"]
-    attrs = _root_attrs(path)
+    attrs = root_attrs(path)
     if attrs is None:
         return [f"{path} is not a Zarr v3 store (no zarr.json at its root)"]
     if attrs.get("eofusion:schema") != SCHEMA:
@@ -93,7 +93,7 @@ def cube_info(store: str | os.PathLike[str]) -> dict[str, Any]:
     """A JSON-ready summary: groups, grids, bands, dates, chunking, provenance, and schema problems."""
     path = Path(store)
     problems = validate_cube(path)
-    attrs = _root_attrs(path) or {}
+    attrs = root_attrs(path) or {}
     if not attrs:
         raise CubeError(f"{path} is not a Zarr v3 store: " + "; ".join(problems))
     info: dict[str, Any] = {

@@ -80,21 +80,21 @@ def _encoding(ds: xr.Dataset, sharded: bool) -> dict[str, Any]:
     return {"data": enc}
 
 
-def _check_dataset(group: str, ds: xr.Dataset) -> None:
+def check_dataset(group: str, ds: xr.Dataset) -> None:
     if "data" not in ds or ds["data"].dims != DIMS:
         raise CubeError(f"Group {group!r}: expected a Dataset with data{DIMS} as load_aligned() returns.")
     if ds["data"].chunks is None:
         raise CubeError(f"Group {group!r}: data is not Dask-backed; build it with load_aligned().")
 
 
-def _build_hash(datasets: Mapping[str, xr.Dataset]) -> str:
+def build_hash_of(datasets: Mapping[str, xr.Dataset]) -> str:
     parts = {g: str(ds.attrs.get("eofusion:config_hash", "")) for g, ds in sorted(datasets.items())}
     if not all(parts.values()):
         parts = {g: tokenize(ds) for g, ds in sorted(datasets.items())}
     return short_hash(parts)
 
 
-def _root_attrs(path: Path) -> dict[str, Any] | None:
+def root_attrs(path: Path) -> dict[str, Any] | None:
     meta = path / "zarr.json"
     if not meta.exists():
         return None
@@ -123,7 +123,7 @@ def _write_block(block: np.ndarray, store: str, array_path: str, region: tuple[s
 
 def _block_regions(data: xr.DataArray, t_offset: int = 0) -> list[tuple[tuple[int, ...], tuple[slice, ...]]]:
     chunks = data.chunks
-    assert chunks is not None  # checked by _check_dataset
+    assert chunks is not None  # checked by check_dataset
     starts = [np.concatenate([[0], np.cumsum(c)]) for c in chunks]
     out = []
     for idx in np.ndindex(*(len(c) for c in chunks)):
@@ -151,7 +151,7 @@ def _init_store(path: Path, datasets: Mapping[str, xr.Dataset], attrs: dict[str,
     root.attrs.update(attrs)  # written last: their presence means the metadata is complete
 
 
-def _pending_tasks(
+def pending_tasks(
     path: Path, datasets: Mapping[str, xr.Dataset], tag: str, t_offsets: Mapping[str, int]
 ) -> tuple[list[Any], int, int]:
     tasks, total, done = [], 0, 0
@@ -222,11 +222,11 @@ def write_cube(
         OutputLockedError: Another process is writing the same store.
     """
     for group, ds in datasets.items():
-        _check_dataset(group, ds)
+        check_dataset(group, ds)
     path = Path(store)
     if not path.parent.exists() or not os.access(path.parent, os.W_OK):
         raise OutputLocationError(f"Cannot write the cube at {path}: {path.parent} is missing or not writable.")
-    build_hash = _build_hash(datasets)
+    build_hash = build_hash_of(datasets)
     with exclusive_writer(path, "the cube store"):
         return _write_locked(datasets, path, build_hash, write or WriteOptions(), attrs)
 
@@ -240,7 +240,7 @@ def _write_locked(
     datasets: Mapping[str, xr.Dataset], path: Path, build_hash: str, write: WriteOptions,
     attrs: Mapping[str, Any] | None,
 ) -> CubeSummary:  # fmt: skip
-    existing = _root_attrs(path) if path.exists() else None
+    existing = root_attrs(path) if path.exists() else None
     if existing is not None and existing.get("eofusion:build_hash") == build_hash:
         missing = _missing_groups(path, list(datasets))
         if missing:
@@ -262,7 +262,7 @@ def _write_locked(
             )
         shutil.rmtree(path)
     if not path.exists():
-        root_attrs = {
+        new_attrs = {
             "eofusion:schema": SCHEMA,
             "eofusion:version": eofusion.__version__,
             "eofusion:build_hash": build_hash,
@@ -272,17 +272,17 @@ def _write_locked(
             "eofusion:chunking": f"chunks 256x256 px x all bands x 1 date; sharded={write.sharded}",
             **dict(attrs or {}),
         }
-        _init_store(path, datasets, root_attrs, write.sharded)
+        _init_store(path, datasets, new_attrs, write.sharded)
 
-    tasks, total, done = _pending_tasks(path, datasets, "build", {})
-    written = _run(
+    tasks, total, done = pending_tasks(path, datasets, "build", {})
+    written = run_block_tasks(
         tasks, total, done, scheduler=write.scheduler, progress=write.progress, memory_limit=write.memory_limit
     )
     _finish(path, {"eofusion:complete": True})
     return CubeSummary(str(path), tuple(datasets), total, written, done, build_hash)
 
 
-def _run(
+def run_block_tasks(
     tasks: list[Any],
     total: int,
     done: int,
@@ -306,7 +306,7 @@ def _run(
     return len(tasks)
 
 
-def _drop_abandoned_partials(path: Path) -> None:
+def drop_abandoned_partials(path: Path) -> None:
     """Remove zarr's temporary ``*.partial`` chunk files left by a writer that was killed mid-write.
 
     zarr's local store writes a chunk to ``<key>.<uuid>.partial`` and renames it; a SIGKILL between the two
@@ -319,12 +319,12 @@ def _drop_abandoned_partials(path: Path) -> None:
 def _finish(path: Path, update: Mapping[str, Any]) -> None:
     root = zarr.open_group(str(path), mode="r+", zarr_format=3)
     root.attrs.update(dict(update))
-    _drop_abandoned_partials(path)
+    drop_abandoned_partials(path)
     shutil.rmtree(path / PROGRESS_DIR, ignore_errors=True)
-    _consolidate(path)  # last: it lists every node, and the progress records are not zarr nodes
+    consolidate(path)  # last: it lists every node, and the progress records are not zarr nodes
 
 
-def _consolidate(path: Path) -> None:
+def consolidate(path: Path) -> None:
     """Consolidate the finished cube's metadata: plain ``xr.open_zarr`` / ``xr.open_datatree`` then open it in
     one read and without xarray's "failed to open with consolidated metadata" warning.
 
@@ -336,87 +336,3 @@ def _consolidate(path: Path) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
         zarr.consolidate_metadata(str(path), zarr_format=3)
-
-
-def append_cube(
-    datasets: Mapping[str, xr.Dataset],
-    store: str | os.PathLike[str],
-    *,
-    write: WriteOptions | None = None,
-) -> CubeSummary:
-    """Append new dates to the time-series groups of a complete cube, without rewriting what is there.
-
-    Dates already in a group are dropped from ``datasets``; new dates must be later than the cube's last
-    date. Resumable like :func:`write_cube`.
-
-    Raises:
-        CubeSchemaError: The store is not a complete eofusion cube.
-        CubeError: A group is missing, or its grid or bands differ, or a new date precedes the cube's last one.
-    """
-    path = Path(store)
-    with exclusive_writer(path, "the cube store"):
-        return _append_locked(datasets, path, write or WriteOptions())
-
-
-def _append_locked(datasets: Mapping[str, xr.Dataset], path: Path, write: WriteOptions) -> CubeSummary:
-    attrs = _root_attrs(path) or {}
-    pending = attrs.get("eofusion:append_pending")
-    new: dict[str, xr.Dataset] = {}
-    offsets: dict[str, int] = {}
-    for group, ds in datasets.items():
-        _check_dataset(group, ds)
-        old = xr.open_zarr(str(path), group=group, consolidated=False, decode_coords="all")
-        _check_compatible(group, old, ds)
-        old_times = old["time"].values
-        if pending and group in pending["offsets"]:
-            base = pending["offsets"][group]
-            keep = ds["time"].values > old_times[base - 1] if base else np.ones(ds.sizes["time"], bool)
-        else:
-            base = len(old_times)
-            keep = ~np.isin(ds["time"].values, old_times)
-        fresh = ds.isel(time=np.flatnonzero(keep))
-        if fresh.sizes["time"] == 0:
-            continue
-        if base and fresh["time"].values.min() <= old_times[base - 1]:
-            raise CubeError(
-                f"Group {group!r}: new date {fresh['time'].values.min()} is not after the cube's last date "
-                f"{old_times[base - 1]}; appending keeps time sorted, so build a new cube for earlier dates."
-            )
-        all_items = json.loads(str(ds.attrs.get("eofusion:items", "[]")))
-        fresh.attrs["eofusion:items"] = json.dumps([all_items[i] for i in np.flatnonzero(keep)] if all_items else [])
-        new[group], offsets[group] = fresh, base
-    append_hash = _build_hash(new) if new else ""
-    if pending and pending["hash"] != append_hash:
-        raise CubeError(f"{path} has an unfinished append of other items ({pending['hash']}); rerun that append first.")
-    if not new:
-        return CubeSummary(str(path), (), 0, 0, 0, append_hash)
-    root = zarr.open_group(str(path), mode="r+", zarr_format=3)
-    if not pending:
-        root.attrs.update({"eofusion:append_pending": {"hash": append_hash, "offsets": offsets}})
-        (path / PROGRESS_DIR).mkdir(exist_ok=True)
-        for group, ds in new.items():
-            old_attrs = dict(zarr.open_group(str(path), path=group, mode="r").attrs)
-            ds.to_zarr(str(path), group=group, mode="a", append_dim="time", compute=False, consolidated=False)
-            items = json.loads(str(old_attrs.get("eofusion:items", "[]"))) + json.loads(ds.attrs["eofusion:items"])
-            appended = [*old_attrs.get("eofusion:appended", []), ds.attrs.get("eofusion:config_hash")]  # type: ignore[misc]
-            grp = zarr.open_group(str(path), path=group, mode="r+")
-            grp.attrs.put({**old_attrs, "eofusion:items": json.dumps(items), "eofusion:appended": appended})
-    tasks, total, done = _pending_tasks(path, new, f"append-{append_hash}", offsets)
-    written = _run(tasks, total, done, scheduler=write.scheduler, progress=write.progress,
-                   memory_limit=write.memory_limit)  # fmt: skip
-    attrs_now = dict(root.attrs)
-    attrs_now.pop("eofusion:append_pending", None)
-    root.attrs.put(attrs_now)
-    _drop_abandoned_partials(path)
-    shutil.rmtree(path / PROGRESS_DIR, ignore_errors=True)
-    return CubeSummary(str(path), tuple(new), total, written, done, append_hash)
-
-
-def _check_compatible(group: str, old: xr.Dataset, new: xr.Dataset) -> None:
-    for coord in ("x", "y"):
-        if old.sizes[coord] != new.sizes[coord] or not np.allclose(old[coord].values, new[coord].values):
-            raise CubeError(f"Group {group!r}: the new data's {coord} grid differs from the cube's; use the same grid.")
-    if list(old["band"].values) != list(new["band"].values):
-        raise CubeError(
-            f"Group {group!r}: bands {list(new['band'].values)} differ from the cube's {list(old['band'].values)}."
-        )

@@ -19,7 +19,7 @@ from odc.geo.geobox import GeoBox
 
 from eofusion.catalog import NormalizedItem
 from eofusion.cube import LoadOptions, WriteOptions, append_cube, load_aligned, open_datatree, write_cube
-from eofusion.cube.store import PROGRESS_DIR, _root_attrs
+from eofusion.cube.store import PROGRESS_DIR, root_attrs
 
 GRID = GeoBox.from_bbox((600000, 4997440, 602560, 5000000), "EPSG:32631", resolution=10)
 OPTS = LoadOptions(chunk_size=32)
@@ -60,7 +60,7 @@ def test_sigkill_then_rerun_equals_uninterrupted_build(s2_scene: Callable[..., N
     proc.wait()
     done_at_kill = sum(1 for _ in markers.iterdir())
     assert 0 < done_at_kill < 3 * 8 * 8 * 1
-    assert not (_root_attrs(killed) or {}).get("eofusion:complete")
+    assert not (root_attrs(killed) or {}).get("eofusion:complete")
 
     ds = load_aligned(items, GRID, "s2", options=OPTS)
     resumed = write_cube({"s2": ds}, killed, write=WriteOptions(scheduler="threads"))
@@ -104,7 +104,7 @@ def test_sigkill_during_append_then_rerun_completes_it(s2_scene: Callable[..., N
     assert proc.poll() is None, "the append finished before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert (_root_attrs(store) or {}).get("eofusion:append_pending")
+    assert (root_attrs(store) or {}).get("eofusion:append_pending")
 
     full = load_aligned(items, GRID, "s2", options=OPTS)
     resumed = append_cube({"s2": full}, store, write=WriteOptions(scheduler="threads"))

@@ -51,6 +51,9 @@ def test_write_open_roundtrip_with_cf_crs_and_provenance(s2_scene: Factory, tmp_
     assert s2.odc.geobox == GRID
     assert list(s2["band"].values) == ["B04", "B08"] and s2["centre_nm"].values[1] == pytest.approx(832.8)
     assert json.loads(s2.attrs["eofusion:items"]) == [["a"], ["b"]]
+    with warnings.catch_warnings():  # the consolidated metadata follows the append: plain xarray sees both dates
+        warnings.simplefilter("error")
+        assert xr.open_datatree(str(store), engine="zarr", chunks={})["s2"].sizes["time"] == 2
     assert tree.attrs["eofusion:version"] and tree.attrs["eofusion:complete"] is True
     info = cube_info(store)
     assert info["valid"] and info["groups"]["s2"]["crs"] == "EPSG:32631"
