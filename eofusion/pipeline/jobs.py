@@ -22,6 +22,7 @@ from eofusion.training.checkpoints import describe_inputs
 from eofusion.training.landcover import load_landcover_model
 
 logger = logging.getLogger(__name__)
+QUICKLOOK_PX = 2048
 MOSAIC_NAME = "mosaic.tif"  # in outputs.dir, beside tiles/ and the manifest
 
 
@@ -141,7 +142,10 @@ def write_mosaic(spec: JobSpec, tile_ids: Sequence[str]) -> dict[str, str]:
     quicklook = path.with_suffix(".png")
     if spec.outputs.quicklook:
         with rasterio.open(mosaic.classes) as src:
-            ids = src.read(1)
+            # A preview, not the map: read at most QUICKLOOK_PX on the long side (from the COG's mode
+            # overviews), so a national mosaic is never loaded whole.
+            step = max(1, -(-max(src.shape) // QUICKLOOK_PX))
+            ids = src.read(1, out_shape=(-(-src.height // step), -(-src.width // step)))
         outputs["quicklook"] = str(write_quicklook(ids, legend, quicklook, title=spec.name))
     else:
         quicklook.unlink(missing_ok=True)  # an earlier configuration's picture of another map
