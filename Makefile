@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.12 (see README)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,server,peers]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,server,peers,cloud]'
 	touch $(STAMP)
 
 install: $(STAMP)

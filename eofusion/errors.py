@@ -83,3 +83,15 @@ class SkippedInputWarning(EofusionWarning):
 
 class InvalidQueryError(CatalogError, ValueError):
     """A search argument (bbox, datetime, geometry, CQL2 filter, collection) is malformed; says how to fix it."""
+
+
+class TransientInputError(InputDataError, ConnectionError):
+    """A remote read failed in a way another attempt may fix (HTTP 5xx/429, timeout, reset, truncated body).
+
+    A ``ConnectionError`` too, so the job runner retries the tile with backoff after the block reader's own
+    retries are spent.
+    """
+
+
+class MissingExtraError(EofusionError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it."""

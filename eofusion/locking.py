@@ -8,7 +8,9 @@ included), so a crashed run never leaves the output locked; the lock file itself
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,9 +21,19 @@ from eofusion.errors import OutputLockedError
 
 
 def lock_path_for(output: str | os.PathLike[str]) -> Path:
-    """The lock file of an output: ``.<name>.lock`` beside it (it survives the output's replacement)."""
-    output = Path(output)
-    return output.with_name(f".{output.name}.lock")
+    """The lock file of an output: ``.<name>.lock`` beside it (it survives the output's replacement).
+
+    An output in an object store (``s3://...``) has no place for an OS lock: its lock file is kept in this
+    machine's temporary folder, named after the URL. That stops two runs on one machine (the usual mistake:
+    a cron job overlapping itself); object stores have no locks, so runs on two machines writing one prefix
+    are not stopped (give each job its own outputs prefix).
+    """
+    text = os.fspath(output)
+    if "://" in text:
+        digest = hashlib.sha256(text.encode()).hexdigest()[:24]
+        return Path(tempfile.gettempdir()) / "eofusion-locks" / f"{digest}.lock"
+    path = Path(text)
+    return path.with_name(f".{path.name}.lock")
 
 
 @contextmanager

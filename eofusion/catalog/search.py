@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -89,6 +91,23 @@ def catalog_file(source: str) -> Path | None:
     return None
 
 
+_PYSTAC_LOCK = threading.Lock()
+
+
+@functools.cache
+def _register_pystac_extensions() -> None:
+    """Let pystac discover its extension hooks once, under a lock, before items are parsed in threads.
+
+    pystac registers the hooks lazily on the first item it parses, and that first registration is not
+    thread-safe (a second thread iterates the registry while the first adds to it: "dictionary changed size
+    during iteration"). Two tiles of one Dask worker search at the same time, so the first parse is done here.
+    """
+    with _PYSTAC_LOCK:
+        minimal: dict[str, Any] = {"type": "Feature", "stac_version": "1.1.0", "id": "warm-up", "geometry": None,
+                   "properties": {"datetime": "2000-01-01T00:00:00Z"}, "links": [], "assets": {}}  # fmt: skip
+        pystac.Item.from_dict(minimal)
+
+
 def search(
     source: CatalogLike,
     *,
@@ -117,6 +136,7 @@ def search(
     query = make_query(
         collections=collections, bbox=bbox, intersects=intersects, datetime=datetime, filter=filter, max_items=max_items
     )
+    _register_pystac_extensions()
     backend = open_catalog(source)
     items = backend.search(query)
     if not items:

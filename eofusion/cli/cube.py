@@ -64,7 +64,12 @@ def cube() -> None:
 @click.option("--aoi", required=True, help="minx,miny,maxx,maxy in EPSG:4326, a GeoJSON file, or a tile id.")
 @click.option("--time", "time_", default=None, help="Dates, e.g. 2024-04-01/2024-06-30 or 2024-05.")
 @click.option("--sensors", default="s2", show_default=True, help="Groups to build: s2,s1,aerial,dsm,landsat.")
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output Zarr store.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    help="Output Zarr store: a folder, or an object-store URL (s3://bucket/cube.zarr, gs://, az://; the cloud extra).",
+)
 @click.option("--collections", default=None, help="Restrict the search to these collections (comma-separated).")
 @click.option("--resolution", default=None, help="Pixel size per group, e.g. s2=10,dsm=1,aerial=0.2.")
 @click.option("--crs", default=None, help="Target CRS (default: the AOI's UTM zone).")
@@ -90,7 +95,7 @@ def build(
     aoi: str,
     time_: str | None,
     sensors: str,
-    out: Path,
+    out: str,
     collections: str | None,
     resolution: str | None,
     crs: str | None,
@@ -178,9 +183,9 @@ class _Bar:
 
 
 @cube.command("info")
-@click.argument("store", type=click.Path(path_type=Path))
+@click.argument("store")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def info(*, store: Path, as_json: bool) -> None:
+def info(*, store: str, as_json: bool) -> None:
     """Describe a cube: groups, grids, bands, dates, chunking, provenance; exit 1 if the schema is wrong."""
     from eofusion.cube import cube_info
     from eofusion.errors import CubeSchemaError

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -26,6 +24,7 @@ from eofusion.cube.store import (
 )
 from eofusion.errors import CubeError
 from eofusion.locking import exclusive_writer
+from eofusion.storage import Location
 
 
 def append_cube(
@@ -43,19 +42,19 @@ def append_cube(
         CubeSchemaError: The store is not a complete eofusion cube.
         CubeError: A group is missing, or its grid or bands differ, or a new date precedes the cube's last one.
     """
-    path = Path(store)
-    with exclusive_writer(path, "the cube store"):
+    path = Location(store)
+    with exclusive_writer(str(path), "the cube store"):
         return _append_locked(datasets, path, write or WriteOptions())
 
 
-def _append_locked(datasets: Mapping[str, xr.Dataset], path: Path, write: WriteOptions) -> CubeSummary:
+def _append_locked(datasets: Mapping[str, xr.Dataset], path: Location, write: WriteOptions) -> CubeSummary:
     attrs = root_attrs(path) or {}
     pending = attrs.get("eofusion:append_pending")
     new: dict[str, xr.Dataset] = {}
     offsets: dict[str, int] = {}
     for group, ds in datasets.items():
         check_dataset(group, ds)
-        old = xr.open_zarr(str(path), group=group, consolidated=False, decode_coords="all")
+        old = xr.open_zarr(path.zarr_store(), group=group, consolidated=False, decode_coords="all")
         _check_compatible(group, old, ds)
         old_times = old["time"].values
         if pending and group in pending["offsets"]:
@@ -80,16 +79,17 @@ def _append_locked(datasets: Mapping[str, xr.Dataset], path: Path, write: WriteO
         raise CubeError(f"{path} has an unfinished append of other items ({pending['hash']}); rerun that append first.")
     if not new:
         return CubeSummary(str(path), (), 0, 0, 0, append_hash)
-    root = zarr.open_group(str(path), mode="r+", zarr_format=3)
+    store = path.zarr_store()
+    root = zarr.open_group(store, mode="r+", zarr_format=3)
     if not pending:
         root.attrs.update({"eofusion:append_pending": {"hash": append_hash, "offsets": offsets}})
-        (path / PROGRESS_DIR).mkdir(exist_ok=True)
+        (path / PROGRESS_DIR).mkdir()
         for group, ds in new.items():
-            old_attrs = dict(zarr.open_group(str(path), path=group, mode="r").attrs)
-            ds.to_zarr(str(path), group=group, mode="a", append_dim="time", compute=False, consolidated=False)
+            old_attrs = dict(zarr.open_group(store, path=group, mode="r").attrs)
+            ds.to_zarr(store, group=group, mode="a", append_dim="time", compute=False, consolidated=False)
             items = json.loads(str(old_attrs.get("eofusion:items", "[]"))) + json.loads(ds.attrs["eofusion:items"])
             appended = [*old_attrs.get("eofusion:appended", []), ds.attrs.get("eofusion:config_hash")]  # type: ignore[misc]
-            grp = zarr.open_group(str(path), path=group, mode="r+")
+            grp = zarr.open_group(store, path=group, mode="r+")
             grp.attrs.put({**old_attrs, "eofusion:items": json.dumps(items), "eofusion:appended": appended})
     tasks, total, done = pending_tasks(path, new, f"append-{append_hash}", offsets)
     written = run_block_tasks(tasks, total, done, scheduler=write.scheduler, progress=write.progress,
@@ -98,7 +98,7 @@ def _append_locked(datasets: Mapping[str, xr.Dataset], path: Path, write: WriteO
     attrs_now.pop("eofusion:append_pending", None)
     root.attrs.put(attrs_now)
     drop_abandoned_partials(path)
-    shutil.rmtree(path / PROGRESS_DIR, ignore_errors=True)
+    (path / PROGRESS_DIR).remove()
     consolidate(path)  # the time axis grew: plain xarray readers must see the new length
     return CubeSummary(str(path), tuple(new), total, written, done, append_hash)
 

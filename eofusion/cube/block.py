@@ -7,7 +7,6 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,12 +14,12 @@ import numpy.typing as npt
 from odc.geo.geobox import GeoBox
 from rasterio.enums import Resampling
 
-from eofusion.atomic import write_text_atomic
 from eofusion.catalog import BandAsset, NormalizedItem
 from eofusion.cube.masking import MaskRule
 from eofusion.cube.reader import read_assets
-from eofusion.errors import InputDataError
+from eofusion.errors import InputDataError, TransientInputError
 from eofusion.sensors import from_db, to_db
+from eofusion.storage import Location
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +71,17 @@ def record_skip(plan: BlockPlan, entry: Mapping[str, Any]) -> None:
         return
     key = json.dumps(entry, sort_keys=True, default=str)
     name = hashlib.sha256(key.encode()).hexdigest()[:24]
-    write_text_atomic(Path(plan.skip_records) / f"{name}.json", key)
+    (Location(plan.skip_records) / f"{name}.json").write_text(key)
 
 
-def collect_skips(folder: str | Path) -> list[dict[str, Any]]:
+def collect_skips(folder: str | Location) -> list[dict[str, Any]]:
     """What the block tasks recorded: one entry per (item, band, reason), pixel counts summed over blocks."""
     merged: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-    for path in sorted(Path(folder).glob("*.json")):
-        entry = json.loads(path.read_text())
+    records = Location(folder)
+    for name in records.names():
+        if not name.endswith(".json"):
+            continue
+        entry = json.loads((records / name).read_text())
         key = (entry["item"], entry["band"], entry["href"], entry["reason"])
         into = merged.setdefault(key, {k: entry[k] for k in ("item", "band", "href", "reason")})
         if "pixels" in entry:
@@ -100,7 +102,9 @@ def _read(
     try:
         return list(read_assets(assets, box, resampling, use_overviews=plan.use_overviews, out=out))
     except InputDataError as err:
-        if plan.on_error == "raise":
+        # A network failure that outlived the retries is not the input's fault: never leave the input out
+        # for it (the cube would silently miss data); the build fails and the job retries the tile.
+        if plan.on_error == "raise" or isinstance(err, TransientInputError):
             raise
         if out is not None:
             out[...] = np.nan  # a read that failed half-way leaves nothing behind

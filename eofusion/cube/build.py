@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from pathlib import Path
 
 import zarr
 
@@ -15,8 +13,9 @@ from eofusion.catalog.coerce import ItemsLike, as_normalized_items
 from eofusion.cube.block import collect_skips
 from eofusion.cube.groups import default_resolution, group_key, group_keys
 from eofusion.cube.load import LoadOptions, load_aligned
-from eofusion.cube.store import CubeSummary, WriteOptions, write_cube
+from eofusion.cube.store import CubeSummary, WriteOptions, consolidate, write_cube
 from eofusion.grid import AOILike, NestedGrids, nested_grids
+from eofusion.storage import Location
 
 
 def build_cube(
@@ -57,22 +56,20 @@ def build_cube(
     return summary
 
 
-def skip_records_dir(store: str | os.PathLike[str]) -> Path:
+def skip_records_dir(store: str | os.PathLike[str]) -> Location:
     """Where a build's block tasks note what they leave out (beside the store; emptied into it at the end)."""
-    path = Path(store)
+    path = Location(store)
     return path.with_name(f".{path.name}.skipped")
 
 
-def record_skips(store: str | os.PathLike[str], records: Path) -> None:
+def record_skips(store: str | os.PathLike[str], records: Location) -> None:
     """Add what the block tasks left out to each group's ``eofusion:skipped`` (what ``cube info`` counts).
 
     Kept across a killed build (the folder outlives the process), merged once the build is complete.
     """
-    if not records.exists():
-        return
     entries = collect_skips(records)
     if entries:
-        root = zarr.open_group(str(store), mode="r+", zarr_format=3)
+        root = zarr.open_group(Location(store).zarr_store(), mode="r+", zarr_format=3)
         for group in root.group_keys():
             grp = root[group]
             items = {i for slot in json.loads(str(grp.attrs.get("eofusion:items", "[]"))) for i in slot}
@@ -83,4 +80,5 @@ def record_skips(store: str | os.PathLike[str], records: Path) -> None:
             seen = {json.dumps(e, sort_keys=True) for e in known}
             known += [e for e in mine if json.dumps(e, sort_keys=True) not in seen]
             grp.attrs["eofusion:skipped"] = json.dumps(known)
-    shutil.rmtree(records, ignore_errors=True)
+        consolidate(Location(store))  # the groups' attributes changed: keep the consolidated copy true
+    records.remove()

@@ -34,6 +34,7 @@ from eofusion.cube.schema import open_datatree
 from eofusion.errors import ConfigError, CubeSchemaError, UnknownBandError
 from eofusion.grid import Bounds, ChipWindow, NestedGrids, pixel_window
 from eofusion.sensors import Band, get_band
+from eofusion.storage import Location
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ class Cube:
             self._arrays, self._files, self._cache = {}, {}, ChunkCache(self.cache_bytes)
             self._pid = os.getpid()
         if group not in self._arrays:
-            array = zarr.open_array(self.path, path=f"{group}/data", mode="r")
+            array = zarr.open_array(Location(self.path).zarr_store(read_only=True), path=f"{group}/data", mode="r")
             self._arrays[group], self._files[group] = array, ChunkFiles.of(self.path, group, array)
         return self._arrays[group], (self._files[group] if self.direct_chunks else None)
 
@@ -305,7 +306,7 @@ def open_cube(
     """Open and validate a cube written by eofusion.
 
     Args:
-        store: The cube's path.
+        store: The cube's path or object-store URL (``s3://bucket/cube.zarr``; the ``cloud`` extra).
         groups: Groups to read (keys or aliases; default: all).
         bands: Per group, the bands to read (names, aliases or common names; default: all).
         cache_bytes: Budget of the per-process cache of decoded chunks (0 disables it).
@@ -319,7 +320,7 @@ def open_cube(
     stored: dict[str, CubeGroup] = {}
     crs = CRS(str(tree[next(iter(tree.children))].to_dataset()["spatial_ref"].attrs["crs_wkt"]))
     for name in tree.children:
-        array = zarr.open_array(path, path=f"{name}/data", mode="r")
+        array = zarr.open_array(Location(path).zarr_store(read_only=True), path=f"{name}/data", mode="r")
         chunk = (int(array.chunks[2]), int(array.chunks[3]))
         stored[str(name)] = _group_of(str(name), tree[name].to_dataset(), crs, chunk)
     cube = Cube(path, stored, {str(k): v for k, v in tree.attrs.items()}, cache_bytes=cache_bytes)

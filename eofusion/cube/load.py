@@ -21,6 +21,7 @@ from typing import Any, Literal
 import dask.array as da
 import numpy as np
 import rasterio
+import tenacity
 import xarray as xr
 from odc.geo import CRS
 from odc.geo.geobox import GeoBox
@@ -33,12 +34,14 @@ from eofusion.config import short_hash
 from eofusion.cube.block import BlockPlan, Slot, load_block
 from eofusion.cube.groups import SINGLE_DATE_GROUPS, choose_resampling, default_bands, group_key, item_group
 from eofusion.cube.masking import check_bits, cloud_mask_rule
-from eofusion.cube.reader import footprint
-from eofusion.errors import CubeError, GridError, InputDataError, SkippedInputWarning
+from eofusion.cube.reader import READ_ATTEMPTS, READ_BACKOFF_S, asset_error, footprint, forget_remote_answers
+from eofusion.errors import CubeError, GridError, InputDataError, SkippedInputWarning, TransientInputError
 from eofusion.fingerprint import asset_identity
 from eofusion.grid import NestedGrids
 from eofusion.sensors import QA_PIXEL_DEFAULT_MASKED_BITS, SCL_DEFAULT_MASKED, Band
 from eofusion.sensors.sentinel1 import DB_FLOOR
+from eofusion.storage import configure_gdal_for_cloud
+from eofusion.storage.transient import is_denied_message
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +119,13 @@ def _to_target_bbox(item: NormalizedItem, crs: CRS) -> BoundingBox:
     )
 
 
-def _probe(asset: BandAsset) -> str | None:
-    """Why an asset cannot be read (None when its header opens and has the band)."""
+def _probe(asset: BandAsset, *, recheck: bool = True) -> str | None:
+    """Why an asset cannot be read (None when its header opens and has the band).
+
+    Raises:
+        TransientInputError: The header could not be fetched because of the network (after GDAL's retries):
+            that says nothing about the asset, so it is never a reason to leave it out.
+    """
     if "://" not in asset.href:
         import os
 
@@ -128,8 +136,46 @@ def _probe(asset: BandAsset) -> str | None:
             if asset.band_index > src.count:
                 return f"has {src.count} band(s), asset asks for band {asset.band_index}"
     except rasterio.errors.RasterioError as err:
+        error = asset_error([asset], err)
+        if isinstance(error, TransientInputError):
+            raise error from err
+        if recheck and "://" in asset.href:
+            # A remote "missing" can be GDAL's memory of an earlier failure (dropped by asset_error): ask again.
+            return _probe(asset, recheck=False)
+        if is_denied_message(str(err)):
+            return (
+                f"cannot be opened: {err} (access refused: check the credentials in the environment, "
+                "AWS_REQUEST_PAYER=requester for requester-pays buckets, or re-sign the catalog's hrefs)"
+            )
         return f"cannot be opened: {err}"
     return None
+
+
+# Asset headers are fetched this many at a time: over HTTP each open is a round trip (GDAL releases the GIL).
+PROBE_THREADS = 16
+
+
+def _probe_retrying(asset: BandAsset) -> str | None:
+    """:func:`_probe`, tried again with backoff while the network fails (as block reads are)."""
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(TransientInputError),
+        stop=tenacity.stop_after_attempt(READ_ATTEMPTS),
+        wait=tenacity.wait_exponential(multiplier=READ_BACKOFF_S),
+        before_sleep=lambda _: forget_remote_answers(asset.href),
+        reraise=True,
+    )
+    return retrying(_probe, asset)
+
+
+def probe_assets(assets: Sequence[BandAsset]) -> list[str | None]:
+    """:func:`_probe` of every asset, concurrently, in the given order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    configure_gdal_for_cloud()
+    if len(assets) <= 1:
+        return [_probe_retrying(a) for a in assets]
+    with ThreadPoolExecutor(max_workers=min(PROBE_THREADS, len(assets))) as pool:
+        return list(pool.map(_probe_retrying, assets))
 
 
 def _slots(items: list[NormalizedItem], group: str) -> tuple[Slot, ...]:
@@ -258,25 +304,21 @@ def load_aligned(
         else None
     )
     needed = set(band_names) | ({mask_rule.band} if mask_rule is not None else set())
-    good: dict[str, dict[str, BandAsset]] = {}
-    for item in members:
-        ok = {}
-        for name, asset in item.assets.items():
-            if name not in needed:
-                continue
-            problem = _probe(asset)
-            if problem is None:
-                ok[name] = asset
-                continue
-            message = f"Item {item.id!r} band {name!r}: {asset.href} {problem}."
-            if opts.on_error == "raise":
-                raise InputDataError(
-                    message + " Fix the asset, or leave such inputs out: on_error='skip' (`cube build --on-error "
-                    "skip`, `catalog.on_error: skip` in a job spec)."
-                )
-            warnings.warn(message + " Skipped.", SkippedInputWarning, stacklevel=2)
-            skipped.append({"item": item.id, "band": name, "href": asset.href, "reason": problem})
-        good[item.id] = ok
+    wanted = [(item, name, asset) for item in members for name, asset in item.assets.items() if name in needed]
+    problems = probe_assets([asset for _, _, asset in wanted])
+    good: dict[str, dict[str, BandAsset]] = {item.id: {} for item in members}
+    for (item, name, asset), problem in zip(wanted, problems, strict=True):
+        if problem is None:
+            good[item.id][name] = asset
+            continue
+        message = f"Item {item.id!r} band {name!r}: {asset.href} {problem}."
+        if opts.on_error == "raise":
+            raise InputDataError(
+                message + " Fix the asset, or leave such inputs out: on_error='skip' (`cube build --on-error "
+                "skip`, `catalog.on_error: skip` in a job spec)."
+            )
+        warnings.warn(message + " Skipped.", SkippedInputWarning, stacklevel=2)
+        skipped.append({"item": item.id, "band": name, "href": asset.href, "reason": problem})
 
     bands_obj = tuple(sensor_obj.band(b) for b in band_names)
     target_res = abs(geobox.resolution.x)

@@ -27,13 +27,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import rasterio
+import tenacity
 from odc.geo.geobox import GeoBox
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from eofusion.catalog import BandAsset
 from eofusion.cube import warp
-from eofusion.errors import InputDataError
+from eofusion.errors import InputDataError, TransientInputError
+from eofusion.storage import configure_gdal_for_cloud, is_transient_message
+from eofusion.storage.signed_urls import resigned
+from eofusion.storage.transient import is_denied_message
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +52,20 @@ _OPEN_PER_THREAD = 32
 _GDAL_CACHE_MB = 16
 
 
+# Attempts of a block read that failed on the network (after GDAL's own HTTP retries), and the first pause.
+READ_ATTEMPTS = 3
+READ_BACKOFF_S = 1.0
+
+
 @functools.cache
 def _configure_gdal() -> None:
     if "GDAL_CACHEMAX" not in os.environ:
         rasterio.env.set_gdal_config("GDAL_CACHEMAX", _GDAL_CACHE_MB)
+    configure_gdal_for_cloud()
+
+
+# Hrefs re-signed in this process after their signature expired (see eofusion.storage.signed_urls).
+_RESIGNED: dict[str, str] = {}
 
 
 # Open datasets per thread (GDAL handles must not be shared between threads), in one process-level map so
@@ -69,6 +83,7 @@ def _signature(href: str) -> tuple[int, int] | None:
 def _dataset(href: str, overview_level: int | None = None) -> tuple[rasterio.DatasetReader, warp.SourceGrid]:
     """An open dataset of this thread (and its grid), reopened when the file changed since it was opened."""
     cache = _OPEN.setdefault(threading.get_ident(), OrderedDict())
+    href = _RESIGNED.get(href, href)
     key = (href, overview_level)
     sig = _signature(href)
     hit = cache.get(key)
@@ -170,6 +185,8 @@ def read_assets(
     """Read several assets onto ``geobox`` as ``[asset, y, x]`` float32 (see :func:`read_asset`).
 
     Assets on one source grid (with one nodata value and dtype) are warped together: one GDAL warp per grid.
+    A read that fails on the network (see :mod:`eofusion.storage.transient`) is tried again with backoff, on
+    freshly opened files; a refused read of an expired signed URL is retried once with a fresh signature.
 
     Args:
         assets: The bands to read.
@@ -180,9 +197,79 @@ def read_assets(
 
     Raises:
         InputDataError: A file is missing, unreadable or has fewer bands than its asset's ``band_index``.
+        TransientInputError: The network still failed after :data:`READ_ATTEMPTS` attempts.
     """
     out = np.empty((len(assets), *geobox.shape), dtype=np.float32) if out is None else out
     _configure_gdal()
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(TransientInputError),
+        stop=tenacity.stop_after_attempt(READ_ATTEMPTS),
+        wait=tenacity.wait_exponential(multiplier=READ_BACKOFF_S),
+        before_sleep=lambda state: _before_retry(assets, state.attempt_number),
+        reraise=True,
+    )
+    for attempt in retrying:
+        with attempt:
+            try:
+                return _read_assets_once(assets, geobox, resampling, use_overviews=use_overviews, out=out)
+            except TransientInputError:
+                raise
+            except InputDataError as err:
+                if not _resign(assets, str(err)):
+                    raise
+                return _read_assets_once(assets, geobox, resampling, use_overviews=use_overviews, out=out)
+    raise AssertionError("unreachable: tenacity returns or re-raises")  # pragma: no cover
+
+
+def _before_retry(assets: Sequence[BandAsset], attempt: int) -> None:
+    _forget(assets)
+    log.warning("network error reading %s; attempt %d of %d", assets[0].href, attempt + 1, READ_ATTEMPTS)
+
+
+def _forget(assets: Sequence[BandAsset]) -> None:
+    """Close this thread's open handles of these assets and drop GDAL's cached answers for them.
+
+    GDAL remembers a failed HTTP answer (a 503 at open marks the file missing) for the life of the process:
+    without the invalidation a retry would never reach the network again.
+    """
+    cache = _OPEN.get(threading.get_ident(), OrderedDict())
+    hrefs = {_RESIGNED.get(a.href, a.href) for a in assets}
+    for key in [k for k in cache if k[0] in hrefs]:
+        cache.pop(key)[0].close()
+    for href in hrefs:
+        forget_remote_answers(href)
+
+
+def forget_remote_answers(href: str) -> None:
+    """Drop GDAL's cached HTTP answers (headers, sizes, failures, bytes) for a remote href."""
+    if "://" in href:
+        import rasterio.cache
+
+        rasterio.cache.invalidate(href)
+
+
+def _resign(assets: Sequence[BandAsset], message: str) -> bool:
+    """Re-sign refused signed hrefs (process-wide); True when at least one got a fresh signature."""
+    if not is_denied_message(message):
+        return False
+    renewed = False
+    for asset in assets:
+        fresh = resigned(asset.href)
+        if fresh is not None:
+            _forget([asset])
+            _RESIGNED[asset.href] = fresh
+            renewed = True
+    return renewed
+
+
+def _read_assets_once(
+    assets: Sequence[BandAsset],
+    geobox: GeoBox,
+    resampling: Resampling,
+    *,
+    use_overviews: bool,
+    out: Float32Array,
+) -> Float32Array:
     groups: dict[tuple[warp.SourceGrid, str, str], _Group] = {}
     for i, asset in enumerate(assets):
         with _naming(asset):
@@ -227,11 +314,33 @@ def _naming(*assets: BandAsset) -> Iterator[None]:
     try:
         yield
     except (rasterio.errors.RasterioError, OSError) as err:
-        names = ", ".join(f"band {a.band.name!r} (asset {a.asset_key!r}) from {a.href}" for a in assets)
-        raise InputDataError(
-            f"Cannot read {names}: {err}. Check the file, or leave such inputs out: on_error='skip' "
-            "(`cube build --on-error skip`, `catalog.on_error: skip` in a job spec)."
-        ) from err
+        raise asset_error(assets, err) from err
+
+
+def asset_error(assets: Sequence[BandAsset], err: BaseException) -> InputDataError:
+    """The error to raise for a failed read: transient (retried) or not, naming the assets and the fix.
+
+    GDAL's cached answers for the assets are dropped: a failure must not be served again from its cache.
+    """
+    for asset in assets:
+        forget_remote_answers(asset.href)
+    names = ", ".join(f"band {a.band.name!r} (asset {a.asset_key!r}) from {a.href}" for a in assets)
+    message = str(err)
+    if is_transient_message(message):
+        return TransientInputError(
+            f"Network error reading {names}: {message}. It was retried; if it persists, check the server or "
+            "the connection (GDAL_HTTP_MAX_RETRY / GDAL_HTTP_TIMEOUT tune GDAL's own retries)."
+        )
+    if is_denied_message(message):
+        return InputDataError(
+            f"Access refused reading {names}: {message}. Check credentials (AWS_* / AZURE_* / GOOGLE_* in the "
+            "environment, AWS_REQUEST_PAYER=requester for requester-pays buckets) or re-sign the hrefs (a "
+            "catalog source with signing: planetary-computer re-signs expired ones)."
+        )
+    return InputDataError(
+        f"Cannot read {names}: {message}. Check the file, or leave such inputs out: on_error='skip' "
+        "(`cube build --on-error skip`, `catalog.on_error: skip` in a job spec)."
+    )
 
 
 def _overview(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import xarray as xr
@@ -13,9 +12,10 @@ from odc.geo import CRS
 
 from eofusion.cube.store import BAND_COORDS, DIMS, SCHEMA, root_attrs
 from eofusion.errors import CubeError, CubeSchemaError
+from eofusion.storage import Location
 
 
-def _group_problems(store: str, group: str) -> list[str]:
+def _group_problems(store: Any, group: str) -> list[str]:
     try:
         grp = zarr.open_group(store, path=group, mode="r")
     except (FileNotFoundError, KeyError, ValueError, zarr.errors.NodeTypeValidationError) as err:
@@ -43,10 +43,10 @@ def _group_problems(store: str, group: str) -> list[str]:
 
 def validate_cube(store: str | os.PathLike[str]) -> list[str]:
     """Everything that is wrong with a store as an eofusion cube (empty when it is valid)."""
-    path = Path(store)
-    if not path.exists():
-        return [f"{path} does not exist"]
+    path = Location(store)
     attrs = root_attrs(path)
+    if attrs is None and not path.exists():
+        return [f"{path} does not exist"]
     if attrs is None:
         return [f"{path} is not a Zarr v3 store (no zarr.json at its root)"]
     if attrs.get("eofusion:schema") != SCHEMA:
@@ -60,7 +60,7 @@ def validate_cube(store: str | os.PathLike[str]) -> list[str]:
     if attrs.get("eofusion:append_pending"):
         problems.append(f"{path} has an unfinished append; rerun it to complete it")
     for group in attrs.get("eofusion:groups", []):
-        problems.extend(_group_problems(str(path), group))
+        problems.extend(_group_problems(path.zarr_store(read_only=True), group))
     return problems
 
 
@@ -76,7 +76,13 @@ def open_datatree(store: str | os.PathLike[str], *, validate: bool = True) -> xr
         if problems:
             raise CubeSchemaError(f"{store} is not a valid eofusion cube: " + "; ".join(problems) + ".")
     try:
-        return xr.open_datatree(str(store), engine="zarr", consolidated=False, decode_coords="all", chunks={})
+        return xr.open_datatree(
+            Location(store).zarr_store(read_only=True),
+            engine="zarr",
+            consolidated=False,
+            decode_coords="all",
+            chunks={},
+        )
     except (OSError, ValueError, KeyError) as err:
         raise CubeSchemaError(f"{store} cannot be opened as a cube: {err}") from err
 
@@ -91,8 +97,8 @@ def _crs_name(ds: xr.Dataset) -> str | None:
 
 def cube_info(store: str | os.PathLike[str]) -> dict[str, Any]:
     """A JSON-ready summary: groups, grids, bands, dates, chunking, provenance, and schema problems."""
-    path = Path(store)
-    problems = validate_cube(path)
+    path = Location(store)
+    problems = validate_cube(path.raw)
     attrs = root_attrs(path) or {}
     if not attrs:
         raise CubeError(f"{path} is not a Zarr v3 store: " + "; ".join(problems))
@@ -105,11 +111,11 @@ def cube_info(store: str | os.PathLike[str]) -> dict[str, Any]:
     }
     for group in attrs.get("eofusion:groups", []):
         try:
-            ds = xr.open_zarr(str(path), group=group, consolidated=False, decode_coords="all")
+            ds = xr.open_zarr(path.zarr_store(read_only=True), group=group, consolidated=False, decode_coords="all")
         except (OSError, ValueError, KeyError):
             continue
         data = ds["data"]
-        arr = zarr.open_array(str(path), path=f"{group}/data", mode="r")
+        arr = zarr.open_array(path.zarr_store(read_only=True), path=f"{group}/data", mode="r")
         x, y = ds["x"].values, ds["y"].values
         res = float(abs(x[1] - x[0])) if len(x) > 1 else float(ds.attrs.get("eofusion:resolution", 0))
         info["groups"][group] = {

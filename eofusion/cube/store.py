@@ -23,10 +23,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,11 +35,11 @@ from dask.delayed import delayed
 from zarr.codecs import BloscCodec
 
 import eofusion
-from eofusion.atomic import touch_atomic
 from eofusion.config import short_hash
 from eofusion.cube.scheduler import dask_client, run_tasks
-from eofusion.errors import CubeError, OutputLocationError
+from eofusion.errors import CubeError
 from eofusion.locking import exclusive_writer
+from eofusion.storage import Location
 
 log = logging.getLogger(__name__)
 
@@ -94,31 +92,41 @@ def build_hash_of(datasets: Mapping[str, xr.Dataset]) -> str:
     return short_hash(parts)
 
 
-def root_attrs(path: Path) -> dict[str, Any] | None:
-    meta = path / "zarr.json"
-    if not meta.exists():
+def root_attrs(store: Location) -> dict[str, Any] | None:
+    """The root group's attributes, or None when the store has no root metadata (yet)."""
+    try:
+        text = (store / "zarr.json").read_text()
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    return dict(json.loads(meta.read_text()).get("attributes", {}))
+    return dict(json.loads(text).get("attributes", {}))
 
 
-_OPEN_ARRAYS: dict[tuple[str, str], tuple[tuple[int, int, int], zarr.Array]] = {}
+_OPEN_ARRAYS: dict[tuple[str, str], tuple[object, zarr.Array]] = {}
 
 
-def _open_array(store: str, array_path: str) -> zarr.Array:
-    """The Zarr array, opened once per process while its metadata file stays the same (appends change it)."""
-    st = (Path(store) / array_path / "zarr.json").stat()
-    stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-    hit = _OPEN_ARRAYS.get((store, array_path))
+def _metadata_stamp(store: Location, array_path: str) -> object:
+    """What changes when an array's metadata does (an append grows the time axis)."""
+    meta = store / array_path / "zarr.json"
+    if store.remote:
+        return meta.read_bytes()  # one small GET; object stores have no cheap inode/mtime
+    st = meta.path.stat()
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _open_array(store: Location, array_path: str) -> zarr.Array:
+    """The Zarr array, opened once per process while its metadata stays the same (appends change it)."""
+    stamp = _metadata_stamp(store, array_path)
+    hit = _OPEN_ARRAYS.get((store.raw, array_path))
     if hit is not None and hit[0] == stamp:
         return hit[1]
-    arr = zarr.open_array(store=store, path=array_path, mode="r+")
-    _OPEN_ARRAYS[(store, array_path)] = (stamp, arr)
+    arr = zarr.open_array(store=store.zarr_store(), path=array_path, mode="r+")
+    _OPEN_ARRAYS[(store.raw, array_path)] = (stamp, arr)
     return arr
 
 
 def _write_block(block: np.ndarray, store: str, array_path: str, region: tuple[slice, ...], marker: str) -> None:
-    _open_array(store, array_path)[region] = block
-    touch_atomic(marker)  # the record appears only after the shard is fully written
+    _open_array(Location(store), array_path)[region] = block
+    Location(marker).touch()  # the record appears only after the shard is fully written
 
 
 def _block_regions(data: xr.DataArray, t_offset: int = 0) -> list[tuple[tuple[int, ...], tuple[slice, ...]]]:
@@ -133,13 +141,15 @@ def _block_regions(data: xr.DataArray, t_offset: int = 0) -> list[tuple[tuple[in
     return out
 
 
-def _init_store(path: Path, datasets: Mapping[str, xr.Dataset], attrs: dict[str, Any], sharded: bool) -> None:
-    # The progress directory comes first: a store holding it but no build hash is our unfinished init.
-    (path / PROGRESS_DIR).mkdir(parents=True)
-    zarr.open_group(str(path), mode="a", zarr_format=3)
+def _init_store(path: Location, datasets: Mapping[str, xr.Dataset], attrs: dict[str, Any], sharded: bool) -> None:
+    # The progress folder comes first: a store holding it but no build hash is our unfinished init.
+    path.mkdir()
+    (path / PROGRESS_DIR / ".started").touch()
+    store = path.zarr_store()
+    zarr.open_group(store, mode="a", zarr_format=3)
     for group, ds in datasets.items():
         ds.to_zarr(
-            str(path),
+            store,
             group=group,
             mode="w",
             compute=False,
@@ -147,23 +157,24 @@ def _init_store(path: Path, datasets: Mapping[str, xr.Dataset], attrs: dict[str,
             consolidated=False,
             encoding=_encoding(ds, sharded),
         )
-    root = zarr.open_group(str(path), mode="r+", zarr_format=3)
+    root = zarr.open_group(store, mode="r+", zarr_format=3)
     root.attrs.update(attrs)  # written last: their presence means the metadata is complete
 
 
 def pending_tasks(
-    path: Path, datasets: Mapping[str, xr.Dataset], tag: str, t_offsets: Mapping[str, int]
+    path: Location, datasets: Mapping[str, xr.Dataset], tag: str, t_offsets: Mapping[str, int]
 ) -> tuple[list[Any], int, int]:
     tasks, total, done = [], 0, 0
     for group, ds in datasets.items():
         data = ds["data"].data
         marker_dir = path / PROGRESS_DIR / tag / group
-        marker_dir.mkdir(parents=True, exist_ok=True)
+        marker_dir.mkdir()
+        recorded = set(marker_dir.names())  # one listing, not one request per block
         token = tokenize(str(path), tag, group, ds.attrs.get("eofusion:config_hash"))
         for idx, region in _block_regions(ds["data"], t_offsets.get(group, 0)):
             total += 1
             marker = marker_dir / ".".join(map(str, idx))
-            if marker.exists():
+            if marker.name in recorded:
                 done += 1
                 continue
             # Dask orders independent tasks by key: naming them by block, then date, runs the dates of a
@@ -212,7 +223,8 @@ def write_cube(
 
     Args:
         datasets: Group key -> Dataset with ``data[time, band, y, x]`` backed by Dask.
-        store: Local directory of the Zarr store.
+        store: The Zarr store: a local folder or an object-store URL (``s3://bucket/cube.zarr``, gs://, az://;
+            the ``cloud`` extra). In an object store every chunk and record is one atomic PUT.
         write: Scheduler, overwrite, progress, memory and chunk layout (default: :class:`WriteOptions`).
         attrs: Extra provenance for the root group (e.g. the CLI's query).
 
@@ -223,35 +235,34 @@ def write_cube(
     """
     for group, ds in datasets.items():
         check_dataset(group, ds)
-    path = Path(store)
-    if not path.parent.exists() or not os.access(path.parent, os.W_OK):
-        raise OutputLocationError(f"Cannot write the cube at {path}: {path.parent} is missing or not writable.")
+    path = Location(store)
+    path.check_writable("the cube")
     build_hash = build_hash_of(datasets)
-    with exclusive_writer(path, "the cube store"):
+    with exclusive_writer(str(path), "the cube store"):
         return _write_locked(datasets, path, build_hash, write or WriteOptions(), attrs)
 
 
-def _missing_groups(path: Path, groups: Sequence[str]) -> list[str]:
+def _missing_groups(path: Location, groups: Sequence[str]) -> list[str]:
     """Groups whose array metadata a store lacks (a store someone else tampered with, or a foreign copy)."""
     return [g for g in groups if not (path / g / "data" / "zarr.json").exists()]
 
 
 def _write_locked(
-    datasets: Mapping[str, xr.Dataset], path: Path, build_hash: str, write: WriteOptions,
+    datasets: Mapping[str, xr.Dataset], path: Location, build_hash: str, write: WriteOptions,
     attrs: Mapping[str, Any] | None,
 ) -> CubeSummary:  # fmt: skip
-    existing = root_attrs(path) if path.exists() else None
+    existing = root_attrs(path)
     if existing is not None and existing.get("eofusion:build_hash") == build_hash:
         missing = _missing_groups(path, list(datasets))
         if missing:
             log.warning("Cube %s records this build but lacks group(s) %s: rebuilding it.", path, ", ".join(missing))
-            shutil.rmtree(path)
+            path.remove()
         elif existing.get("eofusion:complete"):
             log.info("Cube %s is already complete for this configuration; nothing to do.", path)
             return CubeSummary(str(path), tuple(datasets), 0, 0, 0, build_hash)
         else:
             log.info("Resuming the build of %s.", path)
-    elif path.exists():
+    elif existing is not None or path.exists():
         ours_unfinished = (path / PROGRESS_DIR).exists() and (existing or {}).get("eofusion:build_hash") is None
         if not (write.overwrite or ours_unfinished):
             found = (existing or {}).get("eofusion:build_hash", "no eofusion cube")
@@ -260,8 +271,8 @@ def _write_locked(
                 "WriteOptions(overwrite=True) (--overwrite) to replace it, choose another --out, or use append to "
                 "add dates."
             )
-        shutil.rmtree(path)
-    if not path.exists():
+        path.remove()
+    if root_attrs(path) is None:
         new_attrs = {
             "eofusion:schema": SCHEMA,
             "eofusion:version": eofusion.__version__,
@@ -306,25 +317,28 @@ def run_block_tasks(
     return len(tasks)
 
 
-def drop_abandoned_partials(path: Path) -> None:
+def drop_abandoned_partials(path: Location) -> None:
     """Remove zarr's temporary ``*.partial`` chunk files left by a writer that was killed mid-write.
 
     zarr's local store writes a chunk to ``<key>.<uuid>.partial`` and renames it; a SIGKILL between the two
-    leaves the temporary file. Called once every block is written, when no writer of ours is running.
+    leaves the temporary file (an object store has no such files: a PUT is whole or absent). Called once every
+    block is written, when no writer of ours is running.
     """
-    for leftover in path.rglob("*.partial"):
+    if path.remote:
+        return
+    for leftover in path.path.rglob("*.partial"):
         leftover.unlink(missing_ok=True)
 
 
-def _finish(path: Path, update: Mapping[str, Any]) -> None:
-    root = zarr.open_group(str(path), mode="r+", zarr_format=3)
+def _finish(path: Location, update: Mapping[str, Any]) -> None:
+    root = zarr.open_group(path.zarr_store(), mode="r+", zarr_format=3)
     root.attrs.update(dict(update))
     drop_abandoned_partials(path)
-    shutil.rmtree(path / PROGRESS_DIR, ignore_errors=True)
+    (path / PROGRESS_DIR).remove()
     consolidate(path)  # last: it lists every node, and the progress records are not zarr nodes
 
 
-def consolidate(path: Path) -> None:
+def consolidate(path: Location) -> None:
     """Consolidate the finished cube's metadata: plain ``xr.open_zarr`` / ``xr.open_datatree`` then open it in
     one read and without xarray's "failed to open with consolidated metadata" warning.
 
@@ -335,4 +349,4 @@ def consolidate(path: Path) -> None:
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
-        zarr.consolidate_metadata(str(path), zarr_format=3)
+        zarr.consolidate_metadata(path.zarr_store(), zarr_format=3)

@@ -6,8 +6,10 @@ from eofusion.pipeline.runner import (
     TileProcessor,
     TileResult,
     TileTask,
+    done_record,
     done_record_path,
     finish_manifest,
+    publish_tile,
     read_done,
     run_job,
 )
@@ -22,10 +24,12 @@ __all__ = [
     "TileResult",
     "TileStatus",
     "TileTask",
+    "done_record",
     "done_record_path",
     "finish_manifest",
     "job_spec_from_dict",
     "load_job_spec",
+    "publish_tile",
     "read_done",
     "run_job",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from odc.geo import CRS
@@ -24,6 +25,7 @@ from eofusion.training.landcover import load_landcover_model
 logger = logging.getLogger(__name__)
 QUICKLOOK_PX = 2048
 MOSAIC_NAME = "mosaic.tif"  # in outputs.dir, beside tiles/ and the manifest
+QUICKLOOK_NAME = "mosaic.png"
 
 
 def tiling_of(spec: JobSpec) -> TilingScheme:
@@ -72,7 +74,9 @@ def preflight(spec: JobSpec) -> dict[str, Any]:
     logged beside the job's own sensors: a sensor the model never saw is mapped as new bands, which the
     spectrum-aware model accepts but which a user should know about.
     """
-    ensure_writable_dir(spec.outputs.dir)
+    ensure_writable_dir(spec.outputs.work_dir)
+    if spec.outputs.location.remote:
+        spec.outputs.location.check_writable("the job's outputs")  # the bucket exists and takes our writes
     if not spec.model.checkpoint.exists():
         raise CheckpointError(
             f"model.checkpoint {spec.model.checkpoint} does not exist; train one with `eofusion train` "
@@ -112,13 +116,14 @@ def run_spec(
     manifest.model = {"checkpoint": str(spec.model.checkpoint), "trained_on": trained}
     outputs: dict[str, str] = {}
     finished = manifest.ids(TileStatus.DONE) + manifest.ids(TileStatus.SKIPPED)
+    published = spec.outputs.location
     if spec.outputs.mosaic and finished:
         outputs = write_mosaic(spec, sorted(finished))
-    elif (spec.outputs.dir / MOSAIC_NAME).exists():  # an earlier configuration's: never let it pass for this run's
+    elif (published / MOSAIC_NAME).exists():  # an earlier configuration's: never let it pass for this run's
         logger.warning("removing %s: this run made no mosaic, it is an earlier configuration's", MOSAIC_NAME)
-        for stale in spec.outputs.dir.glob("mosaic*"):
-            stale.unlink()
-    finish_manifest(manifest, spec.outputs.dir, outputs)
+        for stale in (MOSAIC_NAME, QUICKLOOK_NAME):
+            (published / stale).remove()
+    finish_manifest(manifest, published, outputs)
     return manifest
 
 
@@ -130,16 +135,51 @@ def mosaic_bounds(spec: JobSpec) -> tuple[float, float, float, float] | None:
     return (left, bottom, right, top)
 
 
+def _local_tile_maps(spec: JobSpec, tile_ids: Sequence[str]) -> list[Path]:
+    """The tiles' class maps on this machine's disk (downloaded from the outputs prefix when it is remote)."""
+    work = spec.outputs.work_dir
+    if not spec.outputs.location.remote:
+        return tile_maps(work, tile_ids)
+    local = []
+    for tile_id in tile_ids:
+        target = work / "mosaic-inputs" / f"{tile_id}.tif"
+        (spec.outputs.location / "tiles" / tile_id / "landcover.tif").download(target)
+        local.append(target)
+    return local
+
+
 def write_mosaic(spec: JobSpec, tile_ids: Sequence[str]) -> dict[str, str]:
-    """One class-map COG of the finished tiles, clipped to the AOI, and its quicklook when the spec asks."""
+    """One class-map COG of the finished tiles, clipped to the AOI, and its quicklook when the spec asks.
+
+    Made in the local working folder and, for outputs in an object store, uploaded as whole objects.
+    """
+    import shutil
+
+    published = spec.outputs.location
+    work = spec.outputs.work_dir
+    outputs = _write_local_mosaic(spec, tile_ids, work / MOSAIC_NAME)
+    if not published.remote:
+        return outputs
+    urls = {}
+    for key, local in outputs.items():
+        target = published / Path(local).name
+        target.upload(local)
+        Path(local).unlink()  # published: the bucket holds the map, the staging folder only work in progress
+        urls[key] = str(target)
+    if not spec.outputs.quicklook:
+        (published / QUICKLOOK_NAME).remove()
+    shutil.rmtree(work / "mosaic-inputs", ignore_errors=True)
+    return urls
+
+
+def _write_local_mosaic(spec: JobSpec, tile_ids: Sequence[str], path: Path) -> dict[str, str]:
     import rasterio
 
     _, classes, _ = load_landcover_model(spec.model.checkpoint)
     legend = legend_of(classes)
-    path = spec.outputs.dir / MOSAIC_NAME
-    mosaic = mosaic_class_maps(tile_maps(spec.outputs.dir, tile_ids), path, legend, bounds=mosaic_bounds(spec))
+    mosaic = mosaic_class_maps(_local_tile_maps(spec, tile_ids), path, legend, bounds=mosaic_bounds(spec))
     outputs = {"mosaic": str(mosaic.classes)}
-    quicklook = path.with_suffix(".png")
+    quicklook = path.with_name(QUICKLOOK_NAME)
     if spec.outputs.quicklook:
         with rasterio.open(mosaic.classes) as src:
             # A preview, not the map: read at most QUICKLOOK_PX on the long side (from the COG's mode

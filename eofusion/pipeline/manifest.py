@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from eofusion.atomic import write_text_atomic
+from eofusion.storage import Location
 
 
 class TileStatus(StrEnum):
@@ -80,6 +80,8 @@ class RunManifest:
         data["summary"] = {k: len(v) if isinstance(v, list) else v for k, v in self.summary().items()}
         return data
 
-    def write(self, path: str | Path) -> Path:
-        """Write atomically (temporary name, then rename)."""
-        return write_text_atomic(path, json.dumps(self.to_dict(), indent=2, default=str))
+    def write(self, path: str | Path | Location) -> Location:
+        """Write atomically (temporary name then rename; one PUT in an object store)."""
+        target = Location(path)
+        target.write_text(json.dumps(self.to_dict(), indent=2, default=str))
+        return target

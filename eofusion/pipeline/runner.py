@@ -6,7 +6,9 @@ same inputs (a fingerprint of the catalog items and files the tile was made from
 rewritten files make it stale). The record is written (atomically) only after every output of the tile is
 in place, and removed before a stale tile is recomputed, so a kill at any moment leaves either a finished
 tile or one that the next run recomputes from scratch. One run at a time writes a job's outputs folder
-(:func:`eofusion.locking.exclusive_writer`). Transient failures
+(:func:`eofusion.locking.exclusive_writer`). Outputs may go to an object store (``outputs.dir: s3://...``):
+a tile is made in a local working folder, its files are uploaded as whole objects, then its done record
+(:func:`publish_tile`). Transient failures
 (connection resets, timeouts) are retried with backoff; input errors are not (retrying cannot fix a
 corrupt file), they fail the tile with their message and the other tiles go on.
 """
@@ -22,12 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from eofusion.atomic import write_text_atomic
 from eofusion.errors import EofusionError
 from eofusion.grid import NestedGrids
 from eofusion.locking import exclusive_writer
 from eofusion.pipeline.manifest import RunManifest, TileRecord, TileStatus
 from eofusion.pipeline.spec import JobSpec
+from eofusion.storage import Location
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,12 @@ class TileTask:
     spec: JobSpec
     tile_id: str
     grids: NestedGrids
-    out_dir: Path
+    out_dir: Path  # the local folder the tile is made in (outputs.dir itself, or its staging folder)
+
+    @property
+    def outputs(self) -> Location:
+        """Where the job's outputs are published (outputs.dir: a folder or an object-store prefix)."""
+        return self.spec.outputs.location
 
 
 @dataclass(frozen=True)
@@ -69,23 +76,51 @@ class InputsFingerprint(Protocol):
 
 
 def done_record_path(out_dir: Path, tile_id: str) -> Path:
-    """Where a tile's completion record lives."""
+    """Where a tile's completion record lives in a local outputs folder."""
     return out_dir / "tiles" / tile_id / "done.json"
 
 
-def read_done(out_dir: Path, tile_id: str, config_hash: str) -> dict[str, Any] | None:
+def done_record(outputs: Location, tile_id: str) -> Location:
+    """Where a tile's completion record lives (a folder or an object-store prefix)."""
+    return outputs / "tiles" / tile_id / "done.json"
+
+
+def read_done(outputs: Location | Path, tile_id: str, config_hash: str) -> dict[str, Any] | None:
     """A tile's completion record if it finished with this configuration, else None."""
-    path = done_record_path(out_dir, tile_id)
     try:
-        record: dict[str, Any] = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        record: dict[str, Any] = json.loads(done_record(Location(outputs), tile_id).read_text())
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
         return None
     return record if record.get("config_hash") == config_hash else None
 
 
+def publish_tile(task: TileTask, result: TileResult) -> TileResult:
+    """Upload a tile's files from its working folder to the outputs prefix (a no-op for local outputs).
+
+    Each file is one whole object; the returned outputs name the published URLs. The working folder (the
+    tile's intermediate cube included) is removed afterwards: what stays is in the bucket.
+    """
+    outputs = task.outputs
+    if not outputs.remote:
+        return result
+    published: dict[str, str] = {}
+    for key, local in result.outputs.items():
+        path = Path(local)
+        try:
+            relative = path.resolve().relative_to(task.out_dir.resolve())
+        except ValueError:  # not made in the working folder (e.g. a shared file): leave it where it is
+            published[key] = local
+            continue
+        target = outputs / relative.as_posix()
+        target.upload(path)
+        published[key] = str(target)
+    import shutil
+
+    shutil.rmtree(task.out_dir / "tiles" / task.tile_id, ignore_errors=True)
+    return TileResult(published, result.metrics, result.inputs)
+
+
 def _write_done(task: TileTask, result: TileResult, seconds: float) -> None:
-    path = done_record_path(task.out_dir, task.tile_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "config_hash": task.spec.config_hash(),
         "outputs": result.outputs,
@@ -93,18 +128,18 @@ def _write_done(task: TileTask, result: TileResult, seconds: float) -> None:
         "inputs": result.inputs,
         "seconds": round(seconds, 3),
     }
-    write_text_atomic(path, json.dumps(record, indent=2, default=str))
+    done_record(task.outputs, task.tile_id).write_text(json.dumps(record, indent=2, default=str))
 
 
 def run_tile(task: TileTask, processor: TileProcessor, retries: int, backoff_s: float) -> TileRecord:
     """Run one tile on a worker, retrying transient errors; never raises (failures become records)."""
     started = time.perf_counter()
     attempts = 0
-    done_record_path(task.out_dir, task.tile_id).unlink(missing_ok=True)  # a stale record must not outlive this
+    done_record(task.outputs, task.tile_id).remove()  # a stale record must not outlive this
     while True:
         attempts += 1
         try:
-            result = processor(task)
+            result = publish_tile(task, processor(task))
             seconds = time.perf_counter() - started
             _write_done(task, result, seconds)
             return TileRecord(task.tile_id, TileStatus.DONE, seconds, attempts, result.outputs, result.metrics)
@@ -125,6 +160,9 @@ def run_tile(task: TileTask, processor: TileProcessor, retries: int, backoff_s: 
             )
         except Exception as err:  # a bug or an unexpected library error: keep the traceback for the manifest
             detail = "".join(traceback.format_exception_only(type(err), err)).strip()
+            frames = traceback.extract_tb(err.__traceback__)
+            if frames:  # where it happened: what a bug report needs
+                detail += f" (at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name})"
             logger.debug("tile %s failed", task.tile_id, exc_info=True)
             return TileRecord(
                 task.tile_id,
@@ -173,14 +211,16 @@ def run_job(
     Raises:
         OutputLockedError: Another process is running a job into the same outputs folder.
     """
-    out_dir = spec.outputs.dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with exclusive_writer(out_dir, "the job outputs folder", lock_file=out_dir / LOCK_NAME):
+    outputs = spec.outputs.location
+    spec.outputs.work_dir.mkdir(parents=True, exist_ok=True)
+    outputs.mkdir()
+    lock_file = None if outputs.remote else outputs.path / LOCK_NAME
+    with exclusive_writer(str(outputs), "the job outputs folder", lock_file=lock_file):
         return _run_job(spec, tiles, processor, inputs_of=inputs_of, client=client, on_tile=on_tile)
 
 
 def _is_finished(task: TileTask, config_hash: str, inputs_of: InputsFingerprint | None) -> dict[str, Any] | None:
-    done = read_done(task.out_dir, task.tile_id, config_hash)
+    done = read_done(task.outputs, task.tile_id, config_hash)
     if done is None or inputs_of is None:
         return done
     try:
@@ -202,10 +242,10 @@ def _run_job(
     client: Any,
     on_tile: Callable[[TileRecord], None] | None,
 ) -> RunManifest:
-    out_dir = spec.outputs.dir
+    out_dir = spec.outputs.work_dir
     config_hash = spec.config_hash()
     manifest = RunManifest(job=spec.name, config_hash=config_hash)
-    manifest_path = out_dir / MANIFEST_NAME
+    manifest_path = spec.outputs.location / MANIFEST_NAME
     pending: list[TileTask] = []
     for tile_id, grids in tiles.items():
         task = TileTask(spec, tile_id, grids, out_dir)
@@ -259,10 +299,10 @@ def _run_job(
     return manifest
 
 
-def finish_manifest(manifest: RunManifest, out_dir: Path, outputs: dict[str, str] | None = None) -> Path:
+def finish_manifest(manifest: RunManifest, outputs_dir: Location, outputs: dict[str, str] | None = None) -> Location:
     """Stamp the end time and job-level outputs (e.g. the mosaic) and write the final manifest."""
     from datetime import UTC, datetime
 
     manifest.finished = datetime.now(UTC).isoformat()
     manifest.outputs.update(outputs or {})
-    return manifest.write(out_dir / MANIFEST_NAME)
+    return manifest.write(outputs_dir / MANIFEST_NAME)

@@ -27,6 +27,7 @@ from eofusion.cube.groups import default_resolution, group_key, group_keys
 from eofusion.errors import ConfigError, GridError
 from eofusion.fingerprint import file_digest
 from eofusion.grid import DEFAULT_MAX_TILES, parse_tile_id
+from eofusion.storage import Location, is_remote
 
 
 def _sensor_keys(names: list[str]) -> list[str]:
@@ -114,12 +115,37 @@ class ModelSpec(_Strict):
 
 
 class OutputSpec(_Strict):
-    """What each tile writes, and where."""
+    """What each tile writes, and where.
 
-    dir: Path
+    ``dir`` is a local folder or an object-store prefix (``s3://bucket/jobs/x``, gs://, az://; the ``cloud``
+    extra). With a prefix, each tile is made in a local working folder (``staging``, default: a folder named
+    after the prefix in the system's temporary folder) and its outputs are uploaded as whole objects, the done
+    record last; the tile's intermediate cube stays local and is removed once the tile is published.
+    """
+
+    dir: str
+    staging: Path | None = None
     probabilities: bool = False
     quicklook: bool = True
     mosaic: bool = True
+
+    @property
+    def location(self) -> Location:
+        """Where the job's outputs go (folder or object-store prefix)."""
+        return Location(self.dir)
+
+    @property
+    def work_dir(self) -> Path:
+        """The local folder where tiles are made: ``dir`` itself, or the staging folder of a remote ``dir``."""
+        if not is_remote(self.dir):
+            return Path(self.dir)
+        if self.staging is not None:
+            return self.staging
+        import hashlib
+        import tempfile
+
+        digest = hashlib.sha256(self.dir.encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / "eofusion-staging" / digest
 
 
 class RunSpec(_Strict):
@@ -159,7 +185,7 @@ class JobSpec(_Strict):
         The model enters by its weights' digest, not only its path: a model retrained into the same
         checkpoint file makes every tile stale (inputs enter through the tile cubes' own hashes).
         """
-        payload = self.model_dump(mode="json", exclude={"run": True, "outputs": {"dir"}})
+        payload = self.model_dump(mode="json", exclude={"run": True, "outputs": {"dir", "staging"}})
         checkpoint = self.model.checkpoint
         payload["model"]["checkpoint_sha256"] = file_digest(checkpoint) if checkpoint.is_file() else None
         return short_hash(payload)
@@ -179,7 +205,12 @@ def job_spec_from_dict(data: dict[str, Any], source: str = "mapping", base_dir: 
 
     updates: dict[str, Any] = {
         "model": spec.model.model_copy(update={"checkpoint": resolve(spec.model.checkpoint)}),
-        "outputs": spec.outputs.model_copy(update={"dir": resolve(spec.outputs.dir)}),
+        "outputs": spec.outputs.model_copy(
+            update={
+                "dir": spec.outputs.dir if is_remote(spec.outputs.dir) else str(resolve(Path(spec.outputs.dir))),
+                "staging": None if spec.outputs.staging is None else resolve(spec.outputs.staging),
+            }
+        ),
     }
     source = spec.catalog.source
     local = catalog_file(source)

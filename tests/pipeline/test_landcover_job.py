@@ -90,7 +90,7 @@ def test_job_maps_every_tile_deterministically(tmp_path: Path, small_world, chec
     item = json.loads(Path(record.outputs["item"]).read_text())
     assert item["properties"]["eofusion:config_hash"] == spec.config_hash()
     assert len([link for link in item["links"] if link["rel"] == "derived_from"]) == record.metrics["items"] > 0
-    mosaic = json.loads((spec.outputs.dir / "run-manifest.json").read_text())["outputs"]["mosaic"]
+    mosaic = json.loads((Path(spec.outputs.dir) / "run-manifest.json").read_text())["outputs"]["mosaic"]
     assert cog_validate(mosaic, quiet=True)[0]
 
     again = run_spec(spec, client=dask_client)  # a rerun computes nothing
@@ -182,12 +182,12 @@ def test_a_changed_time_range_into_the_same_folder_replaces_tiles_and_mosaic(  #
     second = run_spec(spec, client=dask_client)
     assert second.ok, {t: r.error for t, r in second.tiles.items()}  # was: "pass --overwrite" on every tile
     assert second.ids(TileStatus.DONE) == sorted(job_tiles(spec))
-    manifest = json.loads((spec.outputs.dir / "run-manifest.json").read_text())
+    manifest = json.loads((Path(spec.outputs.dir) / "run-manifest.json").read_text())
     assert manifest["config_hash"] == spec.config_hash() and Path(manifest["outputs"]["mosaic"]).exists()
 
     data["time"] = {"start": "2019-01-01", "end": "2019-12-31"}  # no item at all: every tile fails
     job.write_text(yaml.safe_dump(data))
     third = run_spec(load_job_spec(job), client=dask_client)
     assert len(third.ids(TileStatus.FAILED)) == len(job_tiles(spec))
-    assert not (spec.outputs.dir / "mosaic.tif").exists()  # the earlier configuration's mosaic is not served
-    assert "mosaic" not in json.loads((spec.outputs.dir / "run-manifest.json").read_text())["outputs"]
+    assert not (Path(spec.outputs.dir) / "mosaic.tif").exists()  # the earlier configuration's mosaic is not served
+    assert "mosaic" not in json.loads((Path(spec.outputs.dir) / "run-manifest.json").read_text())["outputs"]

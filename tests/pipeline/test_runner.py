@@ -34,7 +34,7 @@ def test_run_then_rerun_skips_finished_tiles(tmp_path: Path, dask_client) -> Non
     second = run_job(spec, tile_grids(), threshold_processor, client=dask_client)
     assert second.ids(TileStatus.SKIPPED) == sorted(TILE_IDS) and not second.ids(TileStatus.DONE)
     assert {t: p.stat().st_mtime_ns for t, p in outputs.items()} == mtimes
-    manifest = json.loads((spec.outputs.dir / MANIFEST_NAME).read_text())
+    manifest = json.loads((Path(spec.outputs.dir) / MANIFEST_NAME).read_text())
     assert manifest["summary"]["skipped"] == 4 and manifest["config_hash"] == spec.config_hash()
 
 
@@ -47,7 +47,7 @@ def test_a_corrupt_input_fails_its_tile_and_the_others_finish(tmp_path: Path, da
     error = manifest.tiles[TILE_IDS[1]].error or ""
     assert "InputDataError" in error and TILE_IDS[1] in error and "replace the file" in error
     assert manifest.tiles[TILE_IDS[1]].attempts == 1  # input errors are not retried
-    assert not done_record_path(spec.outputs.dir, TILE_IDS[1]).exists()
+    assert not done_record_path(Path(spec.outputs.dir), TILE_IDS[1]).exists()
 
 
 def test_a_changed_configuration_recomputes(tmp_path: Path, dask_client) -> None:  # type: ignore[no-untyped-def]

@@ -31,7 +31,7 @@ def write(tmp_path: Path, data: dict) -> Path:  # type: ignore[type-arg]
 
 def test_valid_spec_resolves_paths_against_the_file(tmp_path: Path) -> None:
     spec = load_job_spec(write(tmp_path, BASE))
-    assert spec.outputs.dir == tmp_path / "out" and spec.model.checkpoint == tmp_path / "model.safetensors"
+    assert Path(spec.outputs.dir) == tmp_path / "out" and spec.model.checkpoint == tmp_path / "model.safetensors"
     assert spec.time.interval() == "2024-04-01/2024-09-30" and spec.run.workers == 1
 
 
