@@ -46,11 +46,11 @@ def aoi_grid(native: dict[str, Any], res: float) -> Any:
 
     a, _, x0, _, e, y0 = native["transform"]
     h, w = native["shape"]
-    side_px = int(round(w * AOI_SHARE))
+    side_px = round(w * AOI_SHARE)
     col0, row0 = (w - side_px) // 2, (h - side_px) // 2
     left, top = x0 + col0 * a, y0 + row0 * e
     right, bottom = left + side_px * a, top + side_px * e
-    n = int(round((right - left) / res))
+    n = round((right - left) / res)
     return GeoBox((n, n), Affine(res, 0, left, 0, -res, top), CRS(native["crs"])), (bottom, right)
 
 

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "run": "eofusion.cli.run:run",
     "train": "eofusion.cli.train:train",
     "evaluate": "eofusion.cli.train:evaluate",
+    "assess": "eofusion.cli.assess:assess",
 }
 
 
@@ -69,6 +70,7 @@ COMMAND_HELP: dict[str, str] = {
     "sensors": "List registered sensors and bands, or show one sensor.",
     "simulate": "Render the seeded demo world: S2, S1, aerial, DSM/DTM COGs, truth and STAC catalogs.",
     "cube": "Build aligned multi-sensor Zarr cubes (cube build) and inspect them (cube info).",
+    "assess": "Accuracy and class areas with 95 % intervals of a class map, from a stratified reference sample.",
 }
 
 
