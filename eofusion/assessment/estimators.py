@@ -56,10 +56,15 @@ class Assessment:
             "overall_accuracy_se": self.overall_accuracy_se,
             "overall_accuracy_ci95": Z95 * self.overall_accuracy_se,
             "unit": self.unit,
-            "classes": [c.__dict__ for c in self.classes],
+            "classes": [{k: _finite(v) for k, v in c.__dict__.items()} for c in self.classes],
             "error_matrix_area_proportions": self.error_matrix.tolist(),
             "sample_counts": self.counts.tolist(),
         }
+
+
+def _finite(value: Any) -> Any:
+    """NaN (an undefined accuracy) as JSON null."""
+    return None if isinstance(value, float) and np.isnan(value) else value
 
 
 def _checked(counts: npt.ArrayLike, mapped: npt.ArrayLike) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -110,12 +115,12 @@ def assess_counts(
     p = weights[:, None] * rows
     p_col = p.sum(axis=0)
     diag = np.diag(p)
-    users = np.diag(rows)
-    producers = np.divide(diag, p_col, out=np.zeros(k), where=p_col > 0)
+    users = np.where(n_i > 0, np.diag(rows), np.nan)  # undefined for a class the map never shows
+    producers = np.divide(diag, p_col, out=np.full(k, np.nan), where=p_col > 0)  # ... or no reference unit has
     denom = np.where(n_i > 1, n_i - 1, np.inf)
     prop_se = np.sqrt(((weights[:, None] ** 2) * rows * (1 - rows) / denom[:, None]).sum(axis=0))
     oa = float(diag.sum())
-    oa_se = float(np.sqrt((weights**2 * users * (1 - users) / denom).sum()))
+    oa_se = float(np.sqrt(np.nansum(weights**2 * users * (1 - users) / denom)))
     ua_se = np.sqrt(users * (1 - users) / denom)
     # Producer's accuracy (eq. 7): N_j. mapped units of class j, N^_.j estimated reference units of class j.
     n_map = m
@@ -123,8 +128,9 @@ def assess_counts(
     pa_se = np.zeros(k)
     for j in range(k):
         if n_ref[j] <= 0:
+            pa_se[j] = np.nan
             continue
-        own = n_map[j] ** 2 * (1 - producers[j]) ** 2 * users[j] * (1 - users[j]) / denom[j]
+        own = 0.0 if n_i[j] == 0 else n_map[j] ** 2 * (1 - producers[j]) ** 2 * users[j] * (1 - users[j]) / denom[j]
         others = sum(n_map[i] ** 2 * rows[i, j] * (1 - rows[i, j]) / denom[i] for i in range(k) if i != j)
         pa_se[j] = np.sqrt((own + producers[j] ** 2 * others) / n_ref[j] ** 2)
     total = m.sum() * unit_area

@@ -54,6 +54,16 @@ def label_from_polygons(sample: Any, path: str | Path, column: str) -> Any:
     if column not in polygons.columns:
         raise ConfigError(f"{path} has no column {column!r} (it has {', '.join(map(str, polygons.columns))}).")
     joined = gpd.sjoin(sample, polygons[[column, "geometry"]].to_crs(sample.crs), how="left", predicate="within")
+    overlaps = int(joined.index.duplicated(keep="first").sum())
+    if overlaps:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "%d sample points fall in more than one polygon of %s; each takes the first polygon's class in file "
+            "order (give non-overlapping reference polygons, or a reference raster)",
+            overlaps,
+            path,
+        )
     joined = joined[~joined.index.duplicated(keep="first")]
     labelled = sample.copy()
     labelled["reference"] = joined[column].fillna(UNLABELLED).astype(np.int64).to_numpy()

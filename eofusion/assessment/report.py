@@ -136,10 +136,14 @@ def markdown(result: Assessment, map_path: Path) -> str:
     for c in result.classes:
         lines.append(
             f"| {c.name} | {c.mapped_area:,.1f} | {c.area:,.1f} +- {c.area_ci95:,.1f} | "
-            f"{c.users_accuracy:.3f} +- {Z95 * c.users_accuracy_se:.3f} | "
-            f"{c.producers_accuracy:.3f} +- {Z95 * c.producers_accuracy_se:.3f} | {c.sample_size} |"
+            f"{_accuracy(c.users_accuracy, c.users_accuracy_se)} | "
+            f"{_accuracy(c.producers_accuracy, c.producers_accuracy_se)} | {c.sample_size} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _accuracy(value: float, se: float) -> str:
+    return "n/a" if np.isnan(value) else f"{value:.3f} +- {Z95 * se:.3f}"
 
 
 def plot_areas(result: Assessment, path: Path) -> Path:

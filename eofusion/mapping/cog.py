@@ -27,6 +27,7 @@ from rio_cogeo.cogeo import cog_translate, cog_validate
 from rio_cogeo.profiles import cog_profiles
 
 from eofusion.errors import OutputLocationError
+from eofusion.mapping.gis_sidecars import write_gis_sidecars
 from eofusion.mapping.legend import CLASS_NODATA, MapLegend
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class MapFiles:
     classes: Path
     confidence: Path | None = None
     probabilities: Path | None = None
+    sidecars: tuple[Path, ...] = ()  # class names for GIS tools: GDAL PAM (.aux.xml) and QGIS style (.qml)
 
 
 def _temporary_name(dest: Path, tag: str) -> Path:
@@ -226,6 +228,7 @@ class ClassMapWriter:
             return
         try:
             self._parts["classes"].publish("mode", self.tags)
+            sidecars = write_gis_sidecars(self._parts["classes"].dest, self.legend)
             for key in ("confidence", "probabilities"):
                 if key in self._parts:
                     self._parts[key].publish("average", self.tags)
@@ -239,6 +242,7 @@ class ClassMapWriter:
             classes=self._parts["classes"].dest,
             confidence=self._parts["confidence"].dest if "confidence" in self._parts else None,
             probabilities=self._parts["probabilities"].dest if "probabilities" in self._parts else None,
+            sidecars=sidecars,
         )
 
     def _discard(self) -> None:

@@ -121,7 +121,7 @@ def run_spec(
         outputs = write_mosaic(spec, sorted(finished))
     elif (published / MOSAIC_NAME).exists():  # an earlier configuration's: never let it pass for this run's
         logger.warning("removing %s: this run made no mosaic, it is an earlier configuration's", MOSAIC_NAME)
-        for stale in (MOSAIC_NAME, QUICKLOOK_NAME):
+        for stale in (MOSAIC_NAME, QUICKLOOK_NAME, f"{MOSAIC_NAME}.aux.xml", "mosaic.qml"):
             (published / stale).remove()
     finish_manifest(manifest, published, outputs)
     return manifest
@@ -179,6 +179,7 @@ def _write_local_mosaic(spec: JobSpec, tile_ids: Sequence[str], path: Path) -> d
     legend = legend_of(classes)
     mosaic = mosaic_class_maps(_local_tile_maps(spec, tile_ids), path, legend, bounds=mosaic_bounds(spec))
     outputs = {"mosaic": str(mosaic.classes)}
+    outputs.update({f"mosaic_{p.suffix.lstrip('.')}": str(p) for p in mosaic.sidecars})  # names for GIS tools
     quicklook = path.with_name(QUICKLOOK_NAME)
     if spec.outputs.quicklook:
         with rasterio.open(mosaic.classes) as src:

@@ -145,6 +145,7 @@ def landcover_tile(task: TileTask) -> TileResult:
         tags=provenance,
     )
     outputs = {"classes": str(prediction.files.classes), "sensors": str(prediction.availability)}
+    outputs.update({f"classes_{p.suffix.lstrip('.')}": str(p) for p in prediction.files.sidecars})  # .xml, .qml
     quicklook = None
     if spec.outputs.quicklook:
         with rasterio.open(prediction.files.classes) as src:
