@@ -40,7 +40,7 @@ from eofusion.fingerprint import asset_identity
 from eofusion.grid import NestedGrids
 from eofusion.sensors import QA_PIXEL_DEFAULT_MASKED_BITS, SCL_DEFAULT_MASKED, Band
 from eofusion.sensors.sentinel1 import DB_FLOOR
-from eofusion.storage import configure_gdal_for_cloud
+from eofusion.storage import configure_gdal_for_cloud, open_raster
 from eofusion.storage.transient import is_denied_message
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def _probe(asset: BandAsset, *, recheck: bool = True) -> str | None:
         if not os.path.exists(asset.href):
             return "does not exist"
     try:
-        with rasterio.open(asset.href) as src:
+        with open_raster(asset.href) as src:
             if asset.band_index > src.count:
                 return f"has {src.count} band(s), asset asks for band {asset.band_index}"
     except rasterio.errors.RasterioError as err:

@@ -35,7 +35,7 @@ from rasterio.windows import Window
 from eofusion.catalog import BandAsset
 from eofusion.cube import warp
 from eofusion.errors import InputDataError, TransientInputError
-from eofusion.storage import configure_gdal_for_cloud, is_transient_message
+from eofusion.storage import configure_gdal_for_cloud, is_transient_message, open_raster
 from eofusion.storage.signed_urls import resigned
 from eofusion.storage.transient import is_denied_message
 
@@ -93,7 +93,7 @@ def _dataset(href: str, overview_level: int | None = None) -> tuple[rasterio.Dat
     if hit is not None:
         del cache[key]
         hit[0].close()
-    src = rasterio.open(href) if overview_level is None else rasterio.open(href, overview_level=overview_level)
+    src = open_raster(href) if overview_level is None else open_raster(href, overview_level=overview_level)
     grid = warp.SourceGrid(src.crs.to_wkt() if src.crs else "", src.transform, (src.height, src.width))
     cache[key] = (src, grid, sig)
     while len(cache) > _OPEN_PER_THREAD:

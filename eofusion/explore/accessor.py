@@ -154,7 +154,12 @@ class _Accessor:
     def plot_map(
         self, legend: LegendLike | None = None, ax: Axes | None = None, alpha: float = 1.0, show_legend: bool = True
     ) -> Axes:
-        """Plot a class map with its legend colours (nodata transparent); without a legend, ids get tab20."""
+        """Plot a class map with its legend colours (nodata transparent).
+
+        Without a legend, the map's own: the class names eofusion writes (``class_names`` tag) and the COG's
+        colour table, read from the file the array came from (``rioxarray.open_rasterio``); ids without either
+        get tab20 colours and "class N" names.
+        """
         import matplotlib.pyplot as plt
         from matplotlib.colors import ListedColormap
         from matplotlib.patches import Patch
@@ -168,10 +173,7 @@ class _Accessor:
         if legend is not None:
             leg = _as_legend(legend)
         else:
-            cmap20 = plt.get_cmap("tab20")
-            leg = MapLegend.from_mapping(
-                {v: (f"class {v}", [int(255 * c) for c in cmap20(i % 20)[:3]]) for i, v in enumerate(present)}
-            )
+            leg = _legend_of_map(self._data, present) or _generic_legend(present)
         values = [c.value for c in leg.classes]
         lut = np.full(256, -1, dtype=np.int64)
         lut[values] = np.arange(len(values))
@@ -202,6 +204,44 @@ class _Accessor:
         total = int(counts.sum()) or 1
         series = pd.Series(counts / total, index=[names.get(int(v), int(v)) for v in values])
         return series.rename("fraction")
+
+
+def _generic_legend(present: Sequence[int]) -> MapLegend:
+    import matplotlib.pyplot as plt
+
+    cmap20 = plt.get_cmap("tab20")
+    return MapLegend.from_mapping(
+        {v: (f"class {v}", [int(255 * c) for c in cmap20(i % 20)[:3]]) for i, v in enumerate(present)}
+    )
+
+
+def _legend_of_map(data: xr.DataArray, present: Sequence[int]) -> MapLegend | None:
+    """The legend a class-map file carries: names from its ``class_names`` tag, colours from its colour table."""
+    import json
+
+    names: dict[int, str] = {}
+    raw = data.attrs.get("class_names")
+    if isinstance(raw, str):
+        names = {int(k): str(v) for k, v in json.loads(raw).items()}
+    colours: dict[int, tuple[int, int, int]] = {}
+    source = data.encoding.get("source")
+    if source:
+        import rasterio
+
+        try:
+            with rasterio.open(source) as src:
+                colours = {int(k): tuple(v[:3]) for k, v in src.colormap(1).items()}  # type: ignore[misc]
+        except (ValueError, rasterio.errors.RasterioError):  # no colour table, or not a file GDAL opens
+            colours = {}
+    if not names and not colours:
+        return None
+    fallback = _generic_legend(present)
+    table = {}
+    for value in sorted(set(names) | set(present)):
+        default = next((c for c in fallback.classes if c.value == value), None)
+        colour = colours.get(value) or (default.colour if default else (128, 128, 128))
+        table[value] = (names.get(value, f"class {value}"), colour)
+    return MapLegend.from_mapping(table)
 
 
 def _nodata(data: xr.DataArray) -> float:

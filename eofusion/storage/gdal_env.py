@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import functools
 import os
+from typing import Any
 from urllib.parse import urlsplit
 
-# Defaults for cloud-optimised reads:
-# - no directory listing next to a remote file (GDAL otherwise lists the "folder" looking for sidecars);
+# Defaults for cloud-optimised reads (process-wide: none of them changes how a local file is read):
 # - the first 32 KiB fetched at open (a COG's header and tile index in one request);
 # - consecutive ranges merged and HTTP/2 multiplexing where the server offers it;
-# - GDAL's own retries of 429/5xx and connection failures, with exponential backoff from 1 s;
-# - a per-file block cache (VSI_CACHE), so the overlapping windows of neighbouring blocks are fetched once.
+# - GDAL's own retries of 429/5xx and connection failures, with exponential backoff from 1 s.
 CLOUD_READ_DEFAULTS: dict[str, str] = {
-    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
     "GDAL_INGESTED_BYTES_AT_OPEN": "32768",
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
     "GDAL_HTTP_MULTIPLEX": "YES",
@@ -26,9 +24,21 @@ CLOUD_READ_DEFAULTS: dict[str, str] = {
     "GDAL_HTTP_RETRY_DELAY": "1",
     "GDAL_HTTP_TIMEOUT": "120",
     "GDAL_HTTP_CONNECTTIMEOUT": "20",
-    "VSI_CACHE": "TRUE",
-    "VSI_CACHE_SIZE": str(16 * 1024 * 1024),
 }
+# Set only while a remote file is opened: no directory listing and no sidecar probes (.aux.xml, .msk, .ovr)
+# beside it. Process-wide it would also hide a local file's sidecars (its PAM class names, external overviews).
+REMOTE_OPEN_OPTIONS: dict[str, str] = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
+
+
+def open_raster(href: str, **kwargs: Any) -> Any:
+    """``rasterio.open`` with :data:`REMOTE_OPEN_OPTIONS` for a URL (unless the environment sets them)."""
+    import rasterio
+
+    if "://" not in href:
+        return rasterio.open(href, **kwargs)
+    options = {k: v for k, v in REMOTE_OPEN_OPTIONS.items() if k not in os.environ}
+    with rasterio.Env(**options):
+        return rasterio.open(href, **kwargs)
 
 
 def _s3_endpoint_options(environ: dict[str, str]) -> dict[str, str]:

@@ -138,3 +138,21 @@ def test_accessor_on_a_real_cube(small_cube) -> None:  # type: ignore[no-untyped
     s2.eofusion.plot_rgb(ax=ax)
     assert len(ax.get_images()) == 1
     plt.close(fig)
+
+
+def test_plot_map_of_a_written_cog_uses_its_own_colour_table_and_names(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import rioxarray
+    from odc.geo.geobox import GeoBox
+
+    from eofusion.mapping.cog import write_class_map
+
+    geobox = GeoBox.from_bbox((500000, 4800000, 500040, 4800040), "EPSG:32631", resolution=10)
+    ids = np.array([[1, 1, 5, 5], [1, 11, 11, 5], [11, 11, 11, CLASS_NODATA], [1, 5, 11, 11]], dtype=np.uint8)
+    files = write_class_map(ids, geobox, tmp_path / "map.tif", LEGEND)
+    fig, ax = plt.subplots()
+    rioxarray.open_rasterio(files.classes).eofusion.plot_map(ax=ax)  # no legend given: the file's own
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["building", "water", "crops"]
+    image = ax.get_images()[0]
+    rgba = image.to_rgba(image.get_array())
+    assert tuple(np.round(rgba[0, 2, :3] * 255).astype(int)) == (0x1E, 0x64, 0xC8)  # water: the COG's colour
+    plt.close(fig)
