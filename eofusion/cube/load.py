@@ -21,7 +21,6 @@ from typing import Any, Literal
 import dask.array as da
 import numpy as np
 import rasterio
-import tenacity
 import xarray as xr
 from odc.geo import CRS
 from odc.geo.geobox import GeoBox
@@ -34,7 +33,7 @@ from eofusion.config import short_hash
 from eofusion.cube.block import BlockPlan, Slot, load_block
 from eofusion.cube.groups import SINGLE_DATE_GROUPS, choose_resampling, default_bands, group_key, item_group
 from eofusion.cube.masking import check_bits, cloud_mask_rule
-from eofusion.cube.reader import READ_ATTEMPTS, READ_BACKOFF_S, asset_error, footprint, forget_remote_answers
+from eofusion.cube.reader import asset_error, footprint, forget_remote_answers, network_retrying
 from eofusion.errors import CubeError, GridError, InputDataError, SkippedInputWarning, TransientInputError
 from eofusion.fingerprint import asset_identity
 from eofusion.grid import NestedGrids
@@ -157,14 +156,7 @@ PROBE_THREADS = 16
 
 def _probe_retrying(asset: BandAsset) -> str | None:
     """:func:`_probe`, tried again with backoff while the network fails (as block reads are)."""
-    retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(TransientInputError),
-        stop=tenacity.stop_after_attempt(READ_ATTEMPTS),
-        wait=tenacity.wait_exponential(multiplier=READ_BACKOFF_S),
-        before_sleep=lambda _: forget_remote_answers(asset.href),
-        reraise=True,
-    )
-    return retrying(_probe, asset)
+    return network_retrying(lambda _: forget_remote_answers(asset.href))(_probe, asset)
 
 
 def probe_assets(assets: Sequence[BandAsset]) -> list[str | None]:

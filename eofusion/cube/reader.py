@@ -20,7 +20,7 @@ import math
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,14 +201,7 @@ def read_assets(
     """
     out = np.empty((len(assets), *geobox.shape), dtype=np.float32) if out is None else out
     _configure_gdal()
-    retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(TransientInputError),
-        stop=tenacity.stop_after_attempt(READ_ATTEMPTS),
-        wait=tenacity.wait_exponential(multiplier=READ_BACKOFF_S),
-        before_sleep=lambda state: _before_retry(assets, state.attempt_number),
-        reraise=True,
-    )
-    for attempt in retrying:
+    for attempt in network_retrying(lambda attempt: _before_retry(assets, attempt)):
         with attempt:
             try:
                 return _read_assets_once(assets, geobox, resampling, use_overviews=use_overviews, out=out)
@@ -219,6 +212,20 @@ def read_assets(
                     raise
                 return _read_assets_once(assets, geobox, resampling, use_overviews=use_overviews, out=out)
     raise AssertionError("unreachable: tenacity returns or re-raises")  # pragma: no cover
+
+
+def network_retrying(before_retry: Callable[[int], None]) -> tenacity.Retrying:
+    """The retry policy of remote reads: TransientInputError only, READ_ATTEMPTS with exponential backoff.
+
+    ``before_retry`` gets the number of the attempt that failed, before the pause (drop cached answers there).
+    """
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(TransientInputError),
+        stop=tenacity.stop_after_attempt(READ_ATTEMPTS),
+        wait=tenacity.wait_exponential(multiplier=READ_BACKOFF_S),
+        before_sleep=lambda state: before_retry(state.attempt_number),
+        reraise=True,
+    )
 
 
 def _before_retry(assets: Sequence[BandAsset], attempt: int) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 import traceback
 from collections.abc import Callable
@@ -114,8 +115,6 @@ def publish_tile(task: TileTask, result: TileResult) -> TileResult:
         target = outputs / relative.as_posix()
         target.upload(path)
         published[key] = str(target)
-    import shutil
-
     shutil.rmtree(task.out_dir / "tiles" / task.tile_id, ignore_errors=True)
     return TileResult(published, result.metrics, result.inputs)
 
