@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import rasterio
 from rio_cogeo.cogeo import cog_validate
+from stac_validation import validate_stac
 
 
 @pytest.mark.slow
@@ -38,6 +39,10 @@ def test_demo_runs_end_to_end_and_resumes(tmp_path: Path) -> None:
         assert src.crs.to_epsg() == 32631 and src.res == (1.0, 1.0) and src.colormap(1)
         assert src.shape == (960, 960)  # clipped to the world, not the union of the job's tiles
     assert Path(summary["quicklook"]).read_bytes()[:4] == b"\x89PNG"
+    mosaic_item = json.loads(Path(summary["map"]).with_name("mosaic.json").read_text())
+    validate_stac(mosaic_item)  # the demo's main output has a valid item (offline schemas, see stac_validation)
+    assert mosaic_item["assets"]["classes"]["href"] == Path(summary["map"]).name
+    validate_stac(json.loads(Path(summary["map"]).with_name("collection.json").read_text()))
     accuracy = summary["held_out_map_accuracy"]
     assert 0 <= accuracy["mIoU"] <= accuracy["OA"] <= 100
     subsets = {row["sensors"] for row in summary["evaluation"]["subsets"]}

@@ -200,11 +200,11 @@ class EmbeddedCatalog:
 
 
 def _absolute_hrefs(item: dict[str, Any], base: Path) -> dict[str, Any]:
-    """Relative asset hrefs (the demo world writes them relative to the parquet file) made absolute."""
-    for asset in (item.get("assets") or {}).values():
-        href = str(asset.get("href", ""))
+    """Relative asset and link hrefs (the demo world writes them relative to the parquet file) made absolute."""
+    for entry in [*(item.get("assets") or {}).values(), *(item.get("links") or ())]:
+        href = str(entry.get("href", ""))
         if href and "://" not in href and not href.startswith("/"):
-            asset["href"] = os.path.normpath(base.resolve() / href)
+            entry["href"] = os.path.normpath(base.resolve() / href)
     return item
 
 

@@ -67,6 +67,7 @@ class NormalizedItem:
     orbit_direction: str | None = None  # Sentinel-1: "ascending" / "descending"
     polarisations: tuple[str, ...] = ()
     properties: Mapping[str, Any] = field(default_factory=dict)
+    href: str | None = None  # the item's own document (its self link, absolute); None when it has none
 
     def band(self, name: str) -> BandAsset:
         """The asset of a registry band, looked up through the sensor (so aliases work)."""

@@ -201,7 +201,15 @@ def _normalize(
         orbit_direction=str(orbit).lower() if orbit else None,
         polarisations=pols,
         properties=props,
+        href=_self_href(item, data),
     )
+
+
+def _self_href(item: pystac.Item | Mapping[str, Any], data: Mapping[str, Any]) -> str | None:
+    """Where the item's document lives (an API URL or a file), for ``derived_from`` links of what is made from it."""
+    if isinstance(item, pystac.Item):
+        return item.get_self_href()
+    return next((str(ln["href"]) for ln in data.get("links") or () if ln.get("rel") == "self" and ln.get("href")), None)
 
 
 def _as_dict(item: pystac.Item | Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:

@@ -69,10 +69,11 @@ def write_catalog(
         raise OutputLocationError(f"Cannot write a catalog next to {out} ({err}).") from None
     try:
         catalog = pystac.Catalog(id=out.name or "catalog", description=title, title=title)
-        catalog.add_items([item.clone() for item in items])
+        copies = [item.clone() for item in items]
+        catalog.add_items(copies)
         catalog.normalize_hrefs(str(tmp))
         catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
-        write_geoparquet(list(items), tmp / "catalog.parquet")
+        write_geoparquet([_with_relative_self_link(c, tmp) for c in copies], tmp / "catalog.parquet")
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -80,3 +81,10 @@ def write_catalog(
         if tmp.exists():
             shutil.rmtree(tmp)
     return out / "catalog.json", out / "catalog.parquet"
+
+
+def _with_relative_self_link(item: pystac.Item, folder: Path) -> dict[str, Any]:
+    """The item as a geoparquet row whose only link is its JSON document, relative to the parquet's folder."""
+    row = item.to_dict(include_self_link=False, transform_hrefs=False)
+    row["links"] = [{"rel": "self", "href": os.path.relpath(str(item.get_self_href()), folder)}]
+    return row

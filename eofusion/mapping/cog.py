@@ -53,6 +53,14 @@ def ensure_writable_dir(directory: str | Path) -> Path:
 
 
 @dataclass(frozen=True)
+class MapLayers:
+    """Which layers a map gets besides its class ids (all uint8 percent, 0..100)."""
+
+    confidence: bool = False  # the winning class's probability, one band
+    probabilities: bool = False  # one band per class (implies the confidence layer)
+
+
+@dataclass(frozen=True)
 class MapFiles:
     """The COGs of one map."""
 
@@ -60,6 +68,12 @@ class MapFiles:
     confidence: Path | None = None
     probabilities: Path | None = None
     sidecars: tuple[Path, ...] = ()  # class names for GIS tools: GDAL PAM (.aux.xml) and QGIS style (.qml)
+
+
+def confidence_path(classes: Path) -> Path:
+    """Where a class map's confidence layer goes: ``<name>_confidence.tif`` beside it."""
+    stem = classes.with_suffix("")
+    return stem.with_name(stem.name + "_confidence.tif")
 
 
 def _temporary_name(dest: Path, tag: str) -> Path:
@@ -165,6 +179,7 @@ class ClassMapWriter:
         legend: MapLegend,
         *,
         probabilities: bool = False,
+        confidence: bool | None = None,
         tags: Mapping[str, Any] | None = None,
     ) -> None:
         self.path = Path(path)
@@ -174,6 +189,7 @@ class ClassMapWriter:
         self.tags["class_names"] = json.dumps({str(k): v for k, v in legend.names().items()})
         self.files: MapFiles | None = None
         self._with_probabilities = probabilities
+        self._with_confidence = probabilities if confidence is None else confidence
         self._parts: dict[str, StreamedRaster] = {}
 
     def __enter__(self) -> ClassMapWriter:
@@ -182,16 +198,13 @@ class ClassMapWriter:
             self._parts["classes"] = StreamedRaster(
                 self.path, self.geobox, 1, CLASS_NODATA, ["class"], colormap=self.legend.colormap()
             )
-            if self._with_probabilities:
-                stem = self.path.with_suffix("")
-                names = [c.name for c in self.legend.classes]
+            stem = self.path.with_suffix("")
+            if self._with_confidence:
                 self._parts["confidence"] = StreamedRaster(
-                    stem.with_name(stem.name + "_confidence.tif"),
-                    self.geobox,
-                    1,
-                    PROBABILITY_NODATA,
-                    ["confidence_percent"],
+                    confidence_path(self.path), self.geobox, 1, PROBABILITY_NODATA, ["confidence_percent"]
                 )
+            if self._with_probabilities:
+                names = [c.name for c in self.legend.classes]
                 self._parts["probabilities"] = StreamedRaster(
                     stem.with_name(stem.name + "_probabilities.tif"),
                     self.geobox,
@@ -209,15 +222,18 @@ class ClassMapWriter:
     ) -> None:
         """Write one window: class ids ``[h, w]`` (CLASS_NODATA where unknown), probabilities ``[C, h, w]``."""
         self._parts["classes"].write(np.asarray(classes, dtype=np.uint8), window)
-        if self._with_probabilities:
-            if probabilities is None:
-                raise ValueError("This writer was opened with probabilities=True; pass the probabilities too.")
-            nodata = np.asarray(classes) == CLASS_NODATA
-            percent = np.clip(np.rint(np.asarray(probabilities, dtype=np.float32) * 100), 0, 100).astype(np.uint8)
-            percent[:, nodata] = PROBABILITY_NODATA
+        if not (self._with_probabilities or self._with_confidence):
+            return
+        if probabilities is None:
+            raise ValueError("This writer makes confidence or probability layers; pass the probabilities too.")
+        nodata = np.asarray(classes) == CLASS_NODATA
+        percent = np.clip(np.rint(np.asarray(probabilities, dtype=np.float32) * 100), 0, 100).astype(np.uint8)
+        percent[:, nodata] = PROBABILITY_NODATA
+        if self._with_confidence:
             confidence = percent.max(axis=0)
             confidence[nodata] = PROBABILITY_NODATA
             self._parts["confidence"].write(confidence, window)
+        if self._with_probabilities:
             self._parts["probabilities"].write(percent, window)
 
     def __exit__(

@@ -6,17 +6,21 @@ lands on whole pixels of the mosaic grid and is copied, never resampled.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import rasterio
 from odc.geo.geobox import GeoBox
 from rasterio.windows import Window, from_bounds
 
 from eofusion.errors import InputDataError
-from eofusion.mapping.cog import ClassMapWriter, MapFiles
+from eofusion.mapping.cog import PROBABILITY_NODATA, ClassMapWriter, MapFiles, StreamedRaster, confidence_path
 from eofusion.mapping.legend import CLASS_NODATA, MapLegend
 
 _BLOCK = 1024
@@ -58,31 +62,66 @@ def mosaic_class_maps(
 ) -> MapFiles:
     """Copy every tile's class ids into one COG; where tiles overlap, the later tile's valid pixels win.
 
+    When every tile has a confidence layer (``<tile>_confidence.tif``), the mosaic gets one too, taken from
+    the same tile as each pixel's class.
+
     Args:
         paths: Tile class maps on one pixel lattice.
         out: The mosaic COG.
         legend: Its classes.
         bounds: Clip the mosaic to these (left, bottom, right, top) in the tiles' CRS (e.g. the job's AOI).
     """
+    out = Path(out)
     geobox = mosaic_geobox(paths, bounds)
-    sources = [rasterio.open(p) for p in paths]
+    tiles = [Path(p) for p in paths]
+    with_confidence = all(confidence_path(p).exists() for p in tiles)
+    tags = {"tiles": [str(p) for p in paths]}
+    sources = [rasterio.open(p) for p in tiles]
+    confidences = [rasterio.open(confidence_path(p)) for p in tiles] if with_confidence else []
+    confidence = (
+        StreamedRaster(confidence_path(out), geobox, 1, PROBABILITY_NODATA, ["confidence_percent"])
+        if with_confidence
+        else None
+    )
     try:
-        with ClassMapWriter(out, geobox, legend, tags={"tiles": [str(p) for p in paths]}) as writer:
+        with ClassMapWriter(out, geobox, legend, tags=tags) as writer:
             for row in range(0, geobox.height, _BLOCK):
                 for col in range(0, geobox.width, _BLOCK):
-                    h, w = min(_BLOCK, geobox.height - row), min(_BLOCK, geobox.width - col)
-                    block = np.full((h, w), CLASS_NODATA, dtype=np.uint8)
-                    left, top = geobox.affine * (col, row)
-                    right, bottom = geobox.affine * (col + w, row + h)
-                    for src in sources:
-                        win = from_bounds(left, bottom, right, top, src.transform).round_offsets().round_lengths()
-                        data = src.read(1, window=win, boundless=True, fill_value=CLASS_NODATA)
-                        ok = data != CLASS_NODATA
-                        block[ok] = data[ok]
-                    writer.write(Window(col, row, w, h), block)  # type: ignore[call-arg]
+                    window = Window(col, row, min(_BLOCK, geobox.width - col), min(_BLOCK, geobox.height - row))  # type: ignore[call-arg]
+                    block, certainty = _mosaic_block(geobox, window, sources, confidences)
+                    writer.write(window, block)
+                    if confidence is not None and certainty is not None:
+                        confidence.write(certainty, window)
+        if writer.files is None:  # pragma: no cover
+            raise InputDataError(f"The mosaic {out} was not written.")
+        if confidence is None:
+            return writer.files
+        confidence.publish("average", {k: json.dumps(v) for k, v in tags.items()})
+        return replace(writer.files, confidence=confidence.dest)
+    except BaseException:
+        if confidence is not None:
+            confidence.discard()
+        raise
     finally:
-        for src in sources:
+        for src in [*sources, *confidences]:
             src.close()
-    if writer.files is None:  # pragma: no cover
-        raise InputDataError(f"The mosaic {out} was not written.")
-    return writer.files
+
+
+def _mosaic_block(
+    geobox: GeoBox, window: Window, sources: Sequence[Any], confidences: Sequence[Any]
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8] | None]:
+    """One block of the mosaic: class ids (and confidence) of the last tile with a valid pixel."""
+    h, w = int(window.height), int(window.width)
+    block = np.full((h, w), CLASS_NODATA, dtype=np.uint8)
+    certainty = np.full((h, w), PROBABILITY_NODATA, dtype=np.uint8) if confidences else None
+    left, top = geobox.affine * (window.col_off, window.row_off)
+    right, bottom = geobox.affine * (window.col_off + w, window.row_off + h)
+    for index, src in enumerate(sources):
+        win = from_bounds(left, bottom, right, top, src.transform).round_offsets().round_lengths()
+        data = src.read(1, window=win, boundless=True, fill_value=CLASS_NODATA)
+        ok = data != CLASS_NODATA
+        block[ok] = data[ok]
+        if certainty is not None:
+            level = confidences[index].read(1, window=win, boundless=True, fill_value=PROBABILITY_NODATA)
+            certainty[ok] = level[ok]
+    return block, certainty

@@ -30,7 +30,7 @@ from torch import nn
 from eofusion.cube import Cube
 from eofusion.errors import ConfigError, GridError
 from eofusion.grid import ChipWindow, pixel_window
-from eofusion.mapping.cog import ClassMapWriter, MapFiles, StreamedRaster
+from eofusion.mapping.cog import ClassMapWriter, MapFiles, MapLayers, StreamedRaster
 from eofusion.mapping.legend import CLASS_NODATA, MapLegend
 from eofusion.models.inputs import SensorInput, collate_samples, read_sample
 
@@ -187,14 +187,15 @@ def predict_to_cog(
     path: str | Path,
     config: PredictConfig = PredictConfig(),
     *,
-    probabilities: bool = False,
+    layers: MapLayers | None = None,
     tags: dict[str, object] | None = None,
     on_row: Callable[[int, int], None] | None = None,
 ) -> Prediction:
     """Predict the whole cube area with ``model(inputs, out_shape) -> logits`` and write the map COGs.
 
     The map is written on the cube's own grid (its finest group's GeoBox, or the cube's extent at
-    ``config.out_res_m``); ``Prediction.geobox`` is that grid.
+    ``config.out_res_m``); ``Prediction.geobox`` is that grid. ``layers`` adds the confidence layer (the
+    winning class's probability) and per-class probabilities.
     """
     keys = tuple(config.sensors or cube.groups)
     geobox = map_geobox(cube, config.out_res_m)
@@ -213,7 +214,9 @@ def predict_to_cog(
     avail_path = path.with_name(path.stem + "_sensors.tif")
     strip = _Strip(len(class_values), geobox.width)
     flushed = 0  # output rows already written
-    with ClassMapWriter(path, geobox, legend, probabilities=probabilities, tags=tags) as writer:
+    layers = layers or MapLayers()
+    soft = layers.probabilities or layers.confidence
+    with ClassMapWriter(path, geobox, legend, probabilities=layers.probabilities, confidence=soft, tags=tags) as writer:
         avail = StreamedRaster(avail_path, geobox, 1, 0, ["sensors_bitmask"])
         try:
             for row_index, y_off in enumerate(ys):
@@ -228,7 +231,7 @@ def predict_to_cog(
                 if ready > 0:
                     ids, mean, bits = strip.take(ready, class_values)
                     window = Window(0, flushed, geobox.width, ready)  # type: ignore[call-arg]
-                    writer.write(window, ids, mean if probabilities else None)
+                    writer.write(window, ids, mean if soft else None)
                     avail.write(bits, window)
                     flushed += ready
                 if on_row:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from eofusion.cube import Cube, open_cube
+from eofusion.mapping import MapLayers
 from eofusion.mapping.predict import PredictConfig, Prediction, predict_to_cog
 from eofusion.pipeline.jobs import run_spec
 from eofusion.pipeline.landcover import legend_of
@@ -32,7 +33,8 @@ def predict(
     Args:
         checkpoint: A land-cover checkpoint written by ``eofusion train`` / ``eofusion demo``.
         cube: An opened :class:`~eofusion.cube.Cube` or its path.
-        out: The class map's path (``.tif``); ``<stem>_sensors.tif`` records which sensors each pixel had.
+        out: The class map's path (``.tif``); ``<stem>_sensors.tif`` records which sensors each pixel had and
+            ``<stem>_confidence.tif`` the winning class's probability (percent).
         sensors: Groups (or aliases) to map with; default: every group of the cube.
         probabilities: Also write the per-class probabilities (``<stem>_probabilities.tif``).
 
@@ -49,7 +51,14 @@ def predict(
         overlap_m=float(extra.get("overlap_m", 80.0)),
         sensors=tuple(opened.groups),
     )
-    return predict_to_cog(model, opened, legend_of(classes), Path(out), config, probabilities=probabilities)
+    return predict_to_cog(
+        model,
+        opened,
+        legend_of(classes),
+        Path(out),
+        config,
+        layers=MapLayers(confidence=True, probabilities=probabilities),
+    )
 
 
 def run_job(job: JobSpec | str | os.PathLike[str], *, client: object = None) -> RunManifest:

@@ -13,8 +13,16 @@ from odc.geo.geom import Geometry
 from eofusion.catalog import catalog_file
 from eofusion.errors import CheckpointError, ConfigError
 from eofusion.grid import NestedGrids, TilingScheme, as_geometry, scheme_of_tile, utm_crs_for
-from eofusion.mapping import ensure_writable_dir, write_quicklook
+from eofusion.mapping import MapLegend, ensure_writable_dir, write_quicklook
+from eofusion.mapping.cog import confidence_path
 from eofusion.mapping.mosaic import mosaic_class_maps
+from eofusion.pipeline.job_stac import (
+    MOSAIC_ITEM_NAME,
+    mosaic_item,
+    publish_collection,
+    published_tile_items,
+    write_mosaic_item,
+)
 from eofusion.pipeline.landcover import landcover_inputs, landcover_tile, legend_of, tile_maps
 from eofusion.pipeline.manifest import RunManifest, TileRecord, TileStatus
 from eofusion.pipeline.runner import InputsFingerprint, TileProcessor, finish_manifest, run_job
@@ -26,6 +34,14 @@ logger = logging.getLogger(__name__)
 QUICKLOOK_PX = 2048
 MOSAIC_NAME = "mosaic.tif"  # in outputs.dir, beside tiles/ and the manifest
 QUICKLOOK_NAME = "mosaic.png"
+MOSAIC_FILES = (  # everything a mosaic consists of (removed together when a run makes none)
+    MOSAIC_NAME,
+    QUICKLOOK_NAME,
+    MOSAIC_ITEM_NAME,
+    f"{MOSAIC_NAME}.aux.xml",
+    "mosaic.qml",
+    "mosaic_confidence.tif",
+)
 
 
 def tiling_of(spec: JobSpec) -> TilingScheme:
@@ -121,8 +137,11 @@ def run_spec(
         outputs = write_mosaic(spec, sorted(finished))
     elif (published / MOSAIC_NAME).exists():  # an earlier configuration's: never let it pass for this run's
         logger.warning("removing %s: this run made no mosaic, it is an earlier configuration's", MOSAIC_NAME)
-        for stale in (MOSAIC_NAME, QUICKLOOK_NAME, f"{MOSAIC_NAME}.aux.xml", "mosaic.qml"):
+        for stale in MOSAIC_FILES:
             (published / stale).remove()
+    collection = publish_collection(spec, sorted(finished), job_legend(spec))
+    if collection is not None:
+        outputs["collection"] = str(collection)
     finish_manifest(manifest, published, outputs)
     return manifest
 
@@ -175,10 +194,14 @@ def write_mosaic(spec: JobSpec, tile_ids: Sequence[str]) -> dict[str, str]:
 def _write_local_mosaic(spec: JobSpec, tile_ids: Sequence[str], path: Path) -> dict[str, str]:
     import rasterio
 
-    _, classes, _ = load_landcover_model(spec.model.checkpoint)
-    legend = legend_of(classes)
+    legend = job_legend(spec)
     mosaic = mosaic_class_maps(_local_tile_maps(spec, tile_ids), path, legend, bounds=mosaic_bounds(spec))
     outputs = {"mosaic": str(mosaic.classes)}
+    if mosaic.confidence is not None:
+        outputs["mosaic_confidence"] = str(mosaic.confidence)
+    else:  # tiles without confidence layers: an earlier configuration's confidence mosaic must not stay
+        confidence_path(path).unlink(missing_ok=True)
+        (spec.outputs.location / confidence_path(path).name).remove()
     outputs.update({f"mosaic_{p.suffix.lstrip('.')}": str(p) for p in mosaic.sidecars})  # names for GIS tools
     quicklook = path.with_name(QUICKLOOK_NAME)
     if spec.outputs.quicklook:
@@ -190,4 +213,13 @@ def _write_local_mosaic(spec: JobSpec, tile_ids: Sequence[str], path: Path) -> d
         outputs["quicklook"] = str(write_quicklook(ids, legend, quicklook, title=spec.name))
     else:
         quicklook.unlink(missing_ok=True)  # an earlier configuration's picture of another map
+    shown = quicklook if spec.outputs.quicklook else None
+    item = mosaic_item(spec, mosaic, legend, published_tile_items(spec, tile_ids), shown)
+    outputs["mosaic_item"] = str(write_mosaic_item(item, path.parent))
     return outputs
+
+
+def job_legend(spec: JobSpec) -> MapLegend:
+    """The classes of the job's model (the maps' legend)."""
+    _, classes, _ = load_landcover_model(spec.model.checkpoint)
+    return legend_of(classes)

@@ -22,12 +22,24 @@ from eofusion.cube import LoadOptions, WriteOptions, build_cube, cube_info, grou
 from eofusion.cube.groups import item_group
 from eofusion.errors import CatalogError, InputDataError
 from eofusion.fingerprint import asset_identity
-from eofusion.mapping import CLASS_NODATA, MapLegend, map_item, write_item, write_quicklook
+from eofusion.mapping import (
+    CLASS_NODATA,
+    MapExtras,
+    MapLayers,
+    MapLegend,
+    MapSources,
+    map_item,
+    write_item,
+    write_quicklook,
+)
 from eofusion.mapping.predict import PredictConfig, predict_to_cog
+from eofusion.mapping.stac import COLLECTION_FILE
 from eofusion.pipeline.runner import TileResult, TileTask
+from eofusion.pipeline.spec import JobSpec
 from eofusion.training.landcover import ClassTable, load_landcover_model
 
 logger = logging.getLogger(__name__)
+TILE_ITEM_NAME = "landcover.json"  # in tiles/<tile id>/, beside the tile's COGs
 
 
 def legend_of(classes: ClassTable) -> MapLegend:
@@ -93,6 +105,40 @@ def landcover_inputs(task: TileTask) -> str:
     return inputs_fingerprint(tile_items(task))
 
 
+def tile_sources(task: TileTask, items: Sequence[NormalizedItem], provenance: dict[str, Any]) -> MapSources:
+    """What a tile's map is made from (its input items' documents) and by (model, software), for its STAC item."""
+    times = sorted(i.datetime for i in items)
+    now = datetime.now(UTC)
+    spec = task.spec
+    return MapSources(
+        start=times[0] if times else now,
+        end=times[-1] if times else now,
+        derived_from=sorted({i.href for i in items if i.href}),
+        input_items=sorted(f"{i.collection}/{i.id}" for i in items),
+        lineage=map_lineage(spec, provenance["sensors"]),
+        software=software_versions(),
+        properties=provenance,
+        collection=spec.name,
+        collection_href=f"../../{COLLECTION_FILE}",  # tiles/<id>/landcover.json -> <outputs>/collection.json
+    )
+
+
+def map_lineage(spec: JobSpec, sensors: Sequence[str]) -> str:
+    """One sentence on how a map of this job is made."""
+    return (
+        f"Land-cover classes predicted by the spectrum-aware model {spec.model.checkpoint.name} from "
+        f"{' + '.join(sensors)} items (derived_from links), overlapping windows blended, eofusion job {spec.name} "
+        f"(configuration {spec.config_hash()})."
+    )
+
+
+def software_versions() -> dict[str, str]:
+    """The versions that made a map (processing:software)."""
+    import torch
+
+    return {"eofusion": eofusion.__version__, "torch": torch.__version__, "gdal": rasterio.__gdal_version__}
+
+
 def landcover_tile(task: TileTask) -> TileResult:
     """Make one tile's land-cover map from the catalog, using the job's model checkpoint."""
     spec = task.spec
@@ -141,10 +187,14 @@ def landcover_tile(task: TileTask) -> TileResult:
         legend,
         tile_dir / "landcover.tif",
         config,
-        probabilities=spec.outputs.probabilities,
+        layers=MapLayers(confidence=spec.outputs.confidence, probabilities=spec.outputs.probabilities),
         tags=provenance,
     )
     outputs = {"classes": str(prediction.files.classes), "sensors": str(prediction.availability)}
+    if prediction.files.confidence is not None:
+        outputs["confidence"] = str(prediction.files.confidence)
+    if prediction.files.probabilities is not None:
+        outputs["probabilities"] = str(prediction.files.probabilities)
     outputs.update({f"classes_{p.suffix.lstrip('.')}": str(p) for p in prediction.files.sidecars})  # .xml, .qml
     quicklook = None
     if spec.outputs.quicklook:
@@ -152,18 +202,14 @@ def landcover_tile(task: TileTask) -> TileResult:
             ids = src.read(1, out_shape=(min(src.height, 1024), min(src.width, 1024)))
         quicklook = write_quicklook(ids, legend, tile_dir / "landcover.png", title=f"{spec.name} {task.tile_id}")
         outputs["quicklook"] = str(quicklook)
-    times = sorted(i.datetime for i in normalised)
     item = map_item(
         f"{spec.name}-{task.tile_id}",
         prediction.files,
-        prediction.geobox,
         legend,
-        time_range=(times[0], times[-1]) if times else (datetime.now(UTC), datetime.now(UTC)),
-        inputs=[i.id for i in normalised],
-        provenance=provenance,
-        quicklook=quicklook,
+        tile_sources(task, normalised, provenance),
+        MapExtras(availability=prediction.availability, sensors=prediction.sensors, quicklook=quicklook),
     )
-    outputs["item"] = str(write_item(item, tile_dir / "landcover.json"))
+    outputs["item"] = str(write_item(item, tile_dir / TILE_ITEM_NAME))
     with rasterio.open(prediction.files.classes) as src:
         data = src.read(1)
     valid = data != CLASS_NODATA

@@ -125,9 +125,11 @@ class OutputSpec(_Strict):
 
     dir: str
     staging: Path | None = None
-    probabilities: bool = False
+    confidence: bool = True  # the winning class's probability (percent) per pixel: what users read first
+    probabilities: bool = False  # one layer per class (large: a byte per class per pixel)
     quicklook: bool = True
     mosaic: bool = True
+    license: str = Field(default="other", pattern=r"^[A-Za-z0-9.+-]+$")  # SPDX id for the STAC collection
 
     @property
     def location(self) -> Location:
@@ -185,7 +187,7 @@ class JobSpec(_Strict):
         The model enters by its weights' digest, not only its path: a model retrained into the same
         checkpoint file makes every tile stale (inputs enter through the tile cubes' own hashes).
         """
-        payload = self.model_dump(mode="json", exclude={"run": True, "outputs": {"dir", "staging"}})
+        payload = self.model_dump(mode="json", exclude={"run": True, "outputs": {"dir", "staging", "license"}})
         checkpoint = self.model.checkpoint
         payload["model"]["checkpoint_sha256"] = file_digest(checkpoint) if checkpoint.is_file() else None
         return short_hash(payload)

@@ -192,7 +192,9 @@ def write_catalogs(ctx: products.Context, root: Path) -> None:
     for kind in sorted(ctx.items):
         for item in ctx.items[kind]:
             d = item.to_dict(include_self_link=False, transform_hrefs=False)
-            d["links"] = []
+            # One link kept: the item's own JSON in the static catalog, relative to the parquet file like the
+            # assets, so maps made from the item can point at it (derived_from).
+            d["links"] = [{"rel": "self", "href": os.path.relpath(str(item.get_self_href()), root)}]
             for asset in d["assets"].values():  # relative to the parquet file's folder
                 asset["href"] = (
                     f"{CATALOG_DIR}/{products.COLLECTIONS[kind]}/{item.id}/{asset['href'].removeprefix('./')}"

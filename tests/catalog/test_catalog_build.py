@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,9 @@ def test_slovenia_s2_items(real_data_dir: Path, tmp_path: Path) -> None:
     catalog_json, parquet = write_catalog(result.items, tmp_path / "slovenia")
     found = search(parquet, bbox=list(item.bbox), datetime="2015-08")
     assert [i.id for i in found] == ["S2_L1C_20150830", "S2_L1C_20150820"]
+    for normalised in (normalize_item(i) for i in found):  # each knows its JSON document (derived_from of maps)
+        assert normalised.href and json.loads(Path(normalised.href).read_text())["id"] == normalised.id
+        assert Path(normalised.href).is_relative_to(tmp_path / "slovenia")
     assert len(EmbeddedCatalog.open(catalog_json.parent)) == 5
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -114,3 +115,11 @@ def test_found_items_normalise_and_read(catalogs: dict[str, EmbeddedCatalog]) ->
             assert src.crs.to_string() == red.crs and src.shape == red.shape
             assert tuple(src.transform)[:6] == pytest.approx(red.transform)
         assert red.offset == pytest.approx(-0.1)  # baseline 05.10, no stated offset
+    # The item's own document (for derived_from links of maps): the file of a static catalog, or the relative
+    # self link that write_catalog puts in the parquet beside it, made absolute when read.
+    static = {i.id: normalize_item(i).href for i in search(catalogs["static"], collections="sentinel-2-l2a")}
+    beside = EmbeddedCatalog.open(Path(catalogs["static"].name).parent / "catalog.parquet")
+    for raw in search(beside, collections="sentinel-2-l2a"):
+        href = normalize_item(raw).href
+        assert href and json.loads(Path(href).read_text())["id"] == raw.id and href == static[raw.id]
+    assert normalize_item(items[0]).href is None  # a parquet without links: no document to point at

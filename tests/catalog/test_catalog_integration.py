@@ -65,6 +65,7 @@ def test_api_items_normalise(api: StacApiCatalog) -> None:
     item = normalize_item(items[0])
     assert item.sensor.name == "sentinel-1" and set(item.band_names) == {"VV", "VH"}
     assert Path(item.band("VV").href).exists()
+    assert item.href == f"{api.url}/collections/sentinel-1-rtc/items/{item.id}"  # the API's self link
     demo = {i.collection_id: normalize_item(i) for i in search(api, bbox=[1.70, 43.39, 1.74, 43.41])
             if i.collection_id != "landcover"}  # fmt: skip
     assert demo["aerial-ign"].band_names == ("red", "green", "blue", "nir")

@@ -15,7 +15,7 @@ from rasterio.enums import Resampling
 from rio_cogeo.cogeo import cog_validate
 
 from eofusion.errors import OutputLocationError
-from eofusion.mapping import CLASS_NODATA, MapLegend, map_item, write_class_map, write_item, write_quicklook
+from eofusion.mapping import CLASS_NODATA, MapLegend, write_class_map
 
 LEGEND = MapLegend.from_mapping(
     {1: ("building", "#db0e9a"), 2: ("water", "#1f78b4"), 3: ("deciduous", "#33a02c"), 4: ("crop", "#ffff99")}
@@ -62,22 +62,6 @@ def test_overviews_use_mode_resampling(tmp_path: Path) -> None:
     files = write_class_map(ids, GRID, tmp_path / "mode.tif", LEGEND)
     with rasterio.open(files.classes, overview_level=0) as src:
         assert np.all(src.read(1) == 4)
-
-
-def test_map_item_and_quicklook(tmp_path: Path) -> None:
-    ids, _ = striped_map(np.random.default_rng(1))
-    files = write_class_map(ids, GRID, tmp_path / "tile.tif", LEGEND)
-    png = write_quicklook(ids, LEGEND, tmp_path / "tile.png", title="demo")
-    item = map_item("demo-tile", files, GRID, LEGEND, inputs=["s2-a.json", "s1-b.json"],
-                    provenance={"model": "tiny", "version": "0.1.0", "config_hash": "abc"}, quicklook=png)  # fmt: skip
-    path = write_item(item, tmp_path / "tile.json")
-    data = json.loads(path.read_text())
-    classes = data["assets"]["classes"]["classification:classes"]
-    assert {c["value"]: c["description"] for c in classes}[2] == "water"
-    assert data["properties"]["proj:code"] == "EPSG:32631" and data["properties"]["proj:shape"] == [1000, 1000]
-    assert data["properties"]["eofusion:config_hash"] == "abc"
-    assert sorted(link["href"] for link in data["links"] if link["rel"] == "derived_from") == ["s1-b.json", "s2-a.json"]
-    assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_unwritable_location_fails_before_work(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import rasterio
 import torch
 
 from eofusion.cube import open_cube
-from eofusion.mapping import MapLegend
+from eofusion.mapping import MapLayers, MapLegend
 from eofusion.mapping.predict import PredictConfig, predict_to_cog, taper, window_starts
 from eofusion.models import SpectralEncoder, model_config
 from eofusion.models.heads import SegmentationModel
@@ -35,11 +35,10 @@ def model() -> SegmentationModel:
 
 def test_blended_windows_leave_no_seams(small_cube: Path, model: SegmentationModel, tmp_path: Path) -> None:
     cube = open_cube(small_cube, groups=["s2", "dsm"])
-    hard = predict_to_cog(
-        model, cube, LEGEND, tmp_path / "hard.tif", PredictConfig(chip_m=320, overlap_m=0), probabilities=True
-    )
-    soft = predict_to_cog(
-        model, cube, LEGEND, tmp_path / "soft.tif", PredictConfig(chip_m=320, overlap_m=80), probabilities=True
+    layers = MapLayers(probabilities=True)
+    hard, soft = (
+        predict_to_cog(model, cube, LEGEND, tmp_path / f"{name}.tif", PredictConfig(320, overlap), layers=layers)
+        for name, overlap in (("hard", 0), ("soft", 80))
     )
     assert hard.files.probabilities is not None and soft.files.probabilities is not None
     with rasterio.open(hard.files.probabilities) as src:

@@ -15,6 +15,7 @@ import rasterio
 import yaml
 from odc.geo.geom import box
 from rio_cogeo.cogeo import cog_validate
+from stac_validation import validate_stac
 
 from eofusion.errors import CheckpointError, OutputLocationError
 from eofusion.grid import TilingScheme
@@ -74,6 +75,26 @@ def digest(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def assert_job_stac_is_valid(out: Path, tile_ids: list[str]) -> None:
+    """Every item and the collection validate (offline); every link of the collection and mosaic resolves."""
+    collection = json.loads((out / "collection.json").read_text())
+    validate_stac(collection)
+    members = sorted(link["href"] for link in collection["links"] if link["rel"] == "item")
+    assert members == sorted(["mosaic.json", *(f"tiles/{t}/landcover.json" for t in tile_ids)])
+    for href in members:
+        item = json.loads((out / href).read_text())
+        validate_stac(item)
+        assert item["collection"] == collection["id"]
+        parent = next(link["href"] for link in item["links"] if link["rel"] == "collection")
+        assert ((out / href).parent / parent).resolve() == (out / "collection.json").resolve()
+        for asset in item["assets"].values():  # the files the item describes, as they are on disk
+            assert ((out / href).parent / asset["href"]).stat().st_size == asset["file:size"]
+    mosaic = json.loads((out / "mosaic.json").read_text())
+    tiles = sorted(link["href"] for link in mosaic["links"] if link["rel"] == "derived_from")
+    assert tiles == [f"tiles/{t}/landcover.json" for t in tile_ids]
+    assert {"classes", "confidence", "classes_metadata", "classes_style", "quicklook"} <= set(mosaic["assets"])
+
+
 @pytest.mark.slow
 def test_job_maps_every_tile_deterministically(tmp_path: Path, small_world, checkpoint: Path, dask_client) -> None:  # type: ignore[no-untyped-def]
     spec = load_job_spec(write_job(tmp_path, small_world, checkpoint, "run1"))
@@ -89,9 +110,15 @@ def test_job_maps_every_tile_deterministically(tmp_path: Path, small_world, chec
         assert src.transform == grid.affine and src.shape == grid.shape and src.crs.to_epsg() == grid.crs.epsg
     item = json.loads(Path(record.outputs["item"]).read_text())
     assert item["properties"]["eofusion:config_hash"] == spec.config_hash()
-    assert len([link for link in item["links"] if link["rel"] == "derived_from"]) == record.metrics["items"] > 0
-    mosaic = json.loads((Path(spec.outputs.dir) / "run-manifest.json").read_text())["outputs"]["mosaic"]
-    assert cog_validate(mosaic, quiet=True)[0]
+    inputs = [link["href"] for link in item["links"] if link["rel"] == "derived_from"]
+    assert len(inputs) == record.metrics["items"] > 0
+    for href in inputs:  # each input item's own document, as the catalog holds it
+        assert json.loads(Path(href).read_text())["id"] in {
+            i.split("/")[1] for i in item["properties"]["eofusion:input_items"]
+        }
+    outputs = json.loads((Path(spec.outputs.dir) / "run-manifest.json").read_text())["outputs"]
+    assert cog_validate(outputs["mosaic"], quiet=True)[0] and cog_validate(outputs["mosaic_confidence"], quiet=True)[0]
+    assert_job_stac_is_valid(Path(spec.outputs.dir), sorted(tiles))
 
     again = run_spec(spec, client=dask_client)  # a rerun computes nothing
     assert again.ids(TileStatus.SKIPPED) == sorted(tiles) and not again.ids(TileStatus.DONE)
@@ -190,4 +217,5 @@ def test_a_changed_time_range_into_the_same_folder_replaces_tiles_and_mosaic(  #
     third = run_spec(load_job_spec(job), client=dask_client)
     assert len(third.ids(TileStatus.FAILED)) == len(job_tiles(spec))
     assert not (Path(spec.outputs.dir) / "mosaic.tif").exists()  # the earlier configuration's mosaic is not served
+    assert not (Path(spec.outputs.dir) / "collection.json").exists()  # nor its STAC
     assert "mosaic" not in json.loads((Path(spec.outputs.dir) / "run-manifest.json").read_text())["outputs"]

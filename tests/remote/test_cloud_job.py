@@ -179,15 +179,21 @@ def test_job_survives_flaky_http_writes_to_the_bucket_and_resumes_after_a_kill( 
     assert summary["outputs"]["mosaic"] == "s3://maps/flaky/mosaic.tif"
     keys = s3_env.keys("maps", "flaky/")
     for tile in tiles:
-        for name in ("done.json", "landcover.tif", "landcover.json"):
+        for name in ("done.json", "landcover.tif", "landcover_confidence.tif", "landcover.json"):
             assert f"flaky/tiles/{tile}/{name}" in keys
-    assert "flaky/run-manifest.json" in keys and "flaky/mosaic.tif" in keys
-    assert not [k for k in keys if "cube.zarr" in k]  # the tiles' intermediate cubes stay local
-    assert not list((tmp_path / "staging-flaky" / "tiles").glob("*/*"))  # and are removed once published
+    for name in ("run-manifest.json", "mosaic.tif", "mosaic.json", "collection.json"):
+        assert f"flaky/{name}" in keys
     from rio_cogeo.cogeo import cog_validate
+    from stac_validation import validate_stac
 
     from eofusion.storage import Location
 
+    collection = json.loads(Location("s3://maps/flaky/collection.json").read_text())
+    validate_stac(collection)  # the STAC in the bucket: every member resolves relative to the collection
+    for link in (k for k in collection["links"] if k["rel"] == "item"):
+        validate_stac(json.loads(Location(f"s3://maps/flaky/{link['href']}").read_text()))
+    assert not [k for k in keys if "cube.zarr" in k]  # the tiles' intermediate cubes stay local
+    assert not list((tmp_path / "staging-flaky" / "tiles").glob("*/*"))  # and are removed once published
     mosaic = Location("s3://maps/flaky/mosaic.tif").download(tmp_path / "mosaic.tif")
     assert cog_validate(str(mosaic))[0]
     provoked = dict(proxy.faults.provoked)
