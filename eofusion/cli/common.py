@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -81,3 +82,24 @@ def progress[T](items: Iterable[T], description: str, total: int | None = None, 
     )
     with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as bar:
         yield from bar.track(items, total=total, description=description)
+
+
+DEVICE_OPTION = click.option(
+    "--device", default="auto", show_default=True, help="auto (this process's GPU if present, else CPU), cpu, cuda:N."
+)
+AMP_OPTION = click.option(
+    "--amp", type=click.Choice(["off", "bf16", "fp16"]), default="off", show_default=True,
+    help="Mixed precision: bf16 (GPUs, recent CPUs) or fp16 (CUDA, loss scaling).",
+)  # fmt: skip
+
+
+@contextmanager
+def training_compute(device: str, amp: str) -> Iterator[Any]:
+    """The device policy and, under ``torchrun``, the process group for a training command (left at the end)."""
+    from eofusion.training.distributed import Compute, shutdown_distributed
+
+    compute = Compute.start(device, amp)
+    try:
+        yield compute
+    finally:
+        shutdown_distributed()

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from pydantic import BaseModel, ConfigDict, Field
 
-from eofusion.cli.common import echo_json
+from eofusion.cli.common import AMP_OPTION, DEVICE_OPTION, echo_json, training_compute
 from eofusion.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -94,9 +94,8 @@ def read_config(path: Path | None) -> PretrainFile:
 @click.option("--resume", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Continue from this checkpoint (e.g. OUT/last.safetensors).")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto (CUDA if present), cpu, cuda, cuda:1...")
-@click.option("--amp", type=click.Choice(["off", "bf16", "fp16"]), default="off", show_default=True,
-              help="Mixed precision (GPUs).")  # fmt: skip
+@DEVICE_OPTION
+@AMP_OPTION
 @click.option("--threads", type=int, default=0, show_default=True,
               help="torch CPU threads (0: torch's default); 1 is fastest for tiny models on a shared CPU.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
@@ -158,7 +157,11 @@ def pretrain(
 
     log.info("pretraining %s on %s (%d parameters)", model.config.name, settings.device,
              sum(p.numel() for p in model.parameters()))  # fmt: skip
-    result = run_pretrain(model, dataset, settings, out_dir=out, resume=resume, callback=report)
+    with training_compute(device, amp) as compute:  # torchrun: data-parallel, rank 0 writes checkpoints
+        result = run_pretrain(model, dataset, settings, out_dir=out, resume=resume, callback=report,
+                              ranks=compute.ranks)  # fmt: skip
+    if not compute.ranks.is_main:
+        return
     summary = result.to_dict()
     summary.pop("losses")
     summary |= {"model": model.config.name, "config_hash": model.config.config_hash(), "out": str(out)}

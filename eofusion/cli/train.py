@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from eofusion.cli.common import echo_json
+from eofusion.cli.common import AMP_OPTION, DEVICE_OPTION, echo_json, training_compute
 
 _CONFIG = click.option(
     "--config",
@@ -68,13 +68,27 @@ class _StepBar:
 @click.option("--baselines", default=None, help="Override the spec's baselines: comma-separated, or 'none'.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Override outputs.dir.")
 @click.option("--force", is_flag=True, help="Retrain even when outputs.dir holds a finished run of this spec.")
+@DEVICE_OPTION
+@AMP_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics report as JSON on stdout.")
-def train(config: Path, steps: int | None, baselines: str | None, out: Path | None, force: bool, as_json: bool) -> None:
+def train(
+    config: Path,
+    steps: int | None,
+    baselines: str | None,
+    out: Path | None,
+    force: bool,
+    device: str,
+    amp: str,
+    as_json: bool,
+) -> None:
     """Train eofusion's model (and the spec's baselines) on a cube with reference labels, then report.
 
     Writes into outputs.dir: model.safetensors (for `eofusion run`), metrics.json, comparison.{csv,md},
     sensor-subsets.{csv,md}, training-curves.png and confusion-matrix.png. A finished run of the same spec
     is reported again, not repeated (use --force to retrain).
+
+    On several GPUs or nodes, launch it with torchrun (finetune.batch_size is the global batch):
+    `torchrun --nproc-per-node 4 -m eofusion train --config SPEC`.
     """
     from eofusion.pipeline.train_spec import load_train_spec
     from eofusion.pipeline.training_run import run_training
@@ -92,8 +106,12 @@ def train(config: Path, steps: int | None, baselines: str | None, out: Path | No
         from eofusion.pipeline.train_spec import train_spec_from_dict
 
         spec = train_spec_from_dict(spec.model_copy(update=updates).model_dump(mode="json"), source=str(config))
-    with _StepBar(spec.finetune.steps) as bar:
-        report = run_training(spec, _say(as_json), on_step=bar, force=force)
+    with training_compute(device, amp) as compute:
+        main = compute.ranks.is_main
+        with _StepBar(spec.finetune.steps if main else 0) as bar:
+            report = run_training(spec, _say(as_json or not main), on_step=bar, force=force, compute=compute)
+    if not main:
+        return  # rank 0 reports
     if as_json:
         echo_json(report)
         return
@@ -127,15 +145,22 @@ def _print_tables(report: dict[str, Any]) -> None:
     default=None,
     help="Score with only these sensors of the spec, comma-separated (e.g. 's1' or 'aerial,dsm'); default all.",
 )
+@DEVICE_OPTION
+@AMP_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics report as JSON on stdout.")
-def evaluate(config: Path, checkpoint: Path | None, out: Path | None, sensors: str | None, as_json: bool) -> None:
+def evaluate(
+    config: Path, checkpoint: Path | None, out: Path | None, sensors: str | None, device: str, amp: str, as_json: bool
+) -> None:
     """Score a trained model on the spec's held-out part: metrics, sensor-subset table, confusion matrix PNG."""
+    from eofusion.models.device import DevicePolicy
     from eofusion.pipeline.train_spec import load_train_spec
     from eofusion.pipeline.training_run import run_evaluation
+    from eofusion.training.distributed import Compute
 
     spec = load_train_spec(config)
     chosen = None if sensors is None else [s.strip() for s in sensors.split(",") if s.strip()]
-    report = run_evaluation(spec, _say(as_json), checkpoint=checkpoint, out=out, sensors=chosen)
+    compute = Compute(DevicePolicy.resolve(device, amp))
+    report = run_evaluation(spec, _say(as_json), checkpoint=checkpoint, out=out, sensors=chosen, compute=compute)
     if as_json:
         echo_json(report)
         return

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -118,7 +119,10 @@ def _to_target_bbox(item: NormalizedItem, crs: CRS) -> BoundingBox:
     )
 
 
-def _probe(asset: BandAsset, *, recheck: bool = True) -> str | None:
+REMOTE_RECHECKS = (0.5, 2.0)  # seconds before asking a remote header again after an unexplained failure
+
+
+def _probe(asset: BandAsset, *, rechecks: tuple[float, ...] = REMOTE_RECHECKS) -> str | None:
     """Why an asset cannot be read (None when its header opens and has the band).
 
     Raises:
@@ -138,9 +142,12 @@ def _probe(asset: BandAsset, *, recheck: bool = True) -> str | None:
         error = asset_error([asset], err)
         if isinstance(error, TransientInputError):
             raise error from err
-        if recheck and "://" in asset.href:
-            # A remote "missing" can be GDAL's memory of an earlier failure (dropped by asset_error): ask again.
-            return _probe(asset, recheck=False)
+        if rechecks and "://" in asset.href and not is_denied_message(str(err)):
+            # A remote "missing" or "not recognized" can be GDAL's memory of an earlier failure (dropped by
+            # asset_error) or a failed size request whose HTTP status GDAL does not report (a 503 on the
+            # HEAD): ask again after a pause; a file that is really bad fails every time.
+            time.sleep(rechecks[0])
+            return _probe(asset, rechecks=rechecks[1:])
         if is_denied_message(str(err)):
             return (
                 f"cannot be opened: {err} (access refused: check the credentials in the environment, "

@@ -32,6 +32,7 @@ from eofusion.errors import ConfigError, GridError
 from eofusion.grid import ChipWindow, pixel_window
 from eofusion.mapping.cog import ClassMapWriter, MapFiles, MapLayers, StreamedRaster
 from eofusion.mapping.legend import CLASS_NODATA, MapLegend
+from eofusion.models.device import DevicePolicy
 from eofusion.models.inputs import SensorInput, collate_samples, read_sample
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class PredictConfig:
     batch_size: int = 4
     out_res_m: float | None = None  # default: the finest cube group
     sensors: tuple[str, ...] | None = None  # cube groups to use (default: all)
+    device: str = "cpu"  # where the model runs: cpu, cuda:N or auto (see eofusion.models.device)
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,10 @@ class _Sweep:
     geobox: GeoBox
     weight: npt.NDArray[np.float32]
     batch_size: int
+    policy: DevicePolicy
+
+    def __post_init__(self) -> None:
+        self.model.to(self.policy.device)
 
     def row(self, windows: Sequence[ChipWindow], strip: _Strip, row_off: int) -> None:
         n = self.weight.shape[0]
@@ -172,8 +178,10 @@ class _Sweep:
             live = [i for i, b in enumerate(present) if b.any()]
             if not live:
                 continue
-            batch = collate_samples([samples[i] for i in live])
-            probs = torch.softmax(self.model(batch, (n, n)).float(), dim=1).numpy()
+            batch = {k: v.to(self.policy.device) for k, v in collate_samples([samples[i] for i in live]).items()}
+            with self.policy.autocast():
+                logits = self.model(batch, (n, n))
+            probs = torch.softmax(logits.float(), dim=1).cpu().numpy()
             for i, p in zip(live, probs, strict=True):
                 col = int(pixel_window(self.geobox, chunk[i].bounds).col_off)
                 strip.add(row_off, col, p, self.weight, present[i])
@@ -207,7 +215,8 @@ def predict_to_cog(
     step_m = config.chip_m - config.overlap_m
     xs = window_starts(right - left, config.chip_m, step_m, cube.coarsest_m)
     ys = window_starts(top - bottom, config.chip_m, step_m, cube.coarsest_m)
-    sweep = _Sweep(model, cube, keys, geobox, np.outer(taper(n, overlap), taper(n, overlap)), config.batch_size)
+    weight = np.outer(taper(n, overlap), taper(n, overlap))
+    sweep = _Sweep(model, cube, keys, geobox, weight, config.batch_size, DevicePolicy.resolve(config.device))
     class_values = np.array([c.value for c in legend.classes], dtype=np.uint8)
     model.eval()
     path = Path(path)

@@ -76,13 +76,13 @@ class SensorInput:
         """Band descriptors ``[C, DESCRIPTOR_DIM]`` on the pixels' device."""
         return band_descriptors(self.bands, self.sensor).to(self.pixels.device)
 
-    def to(self, device: torch.device | str) -> SensorInput:
-        """A copy with every tensor on ``device``."""
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> SensorInput:
+        """A copy with every tensor on ``device`` (``non_blocking`` from pinned memory to a GPU)."""
         return replace(
             self,
-            pixels=self.pixels.to(device),
-            day_of_year=None if self.day_of_year is None else self.day_of_year.to(device),
-            valid=None if self.valid is None else self.valid.to(device),
+            pixels=self.pixels.to(device, non_blocking=non_blocking),
+            day_of_year=None if self.day_of_year is None else self.day_of_year.to(device, non_blocking=non_blocking),
+            valid=None if self.valid is None else self.valid.to(device, non_blocking=non_blocking),
         )
 
     def keep_chips(self, keep: Tensor) -> SensorInput:

@@ -29,6 +29,8 @@ from eofusion.models.embedding import DateEncoding, DescriptorMLP, sincos_2d
 from eofusion.models.encoder import SensorTokens, SpectralEncoder, _init_linear, make_blocks
 from eofusion.models.inputs import SensorInput
 
+Shard = tuple[int, int]  # (index of this batch's first chip in the global batch, global batch size)
+
 
 @dataclass(frozen=True)
 class MAEOutput:
@@ -99,24 +101,28 @@ class SpectralMAE(nn.Module):
         """The encoder's token feature map ``[B, D, h, w]`` (no masking)."""
         return self.encoder.forward_features(inputs)
 
-    def mixup(self, sensors: dict[str, SensorTokens], generator: torch.Generator | None) -> dict[str, Tensor]:
+    def mixup(
+        self, sensors: dict[str, SensorTokens], generator: torch.Generator | None, shard: Shard | None = None
+    ) -> dict[str, Tensor]:
         """Per-sensor token weights ``[B, L]``: one random present sensor at ``mixup_ratio`` of positions."""
         first = next(iter(sensors.values()))
         shape = first.present.shape
         ones = {k: torch.ones(shape, device=first.tokens.device) for k in sensors}
         if len(sensors) < 2 or self.config.mixup_ratio <= 0:
             return ones
-        draws = {k: _rand(shape, generator, first.tokens.device) for k in sensors}
+        draws = {k: _rand(shape, generator, first.tokens.device, shard) for k in sensors}
         scores = torch.stack([torch.where(s.present, draws[k], -1.0) for k, s in sensors.items()])
         chosen = scores.argmax(dim=0)  # [B, L]
-        single = _rand(shape, generator, first.tokens.device) < self.config.mixup_ratio
+        single = _rand(shape, generator, first.tokens.device, shard) < self.config.mixup_ratio
         return {k: torch.where(single, (chosen == i).float(), ones[k]) for i, k in enumerate(sensors)}
 
-    def random_masking(self, x: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor]:
+    def random_masking(
+        self, x: Tensor, generator: torch.Generator | None, shard: Shard | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """Keep a random ``1 - mask_ratio`` of tokens: (kept ``[B, Lk, D]``, mask ``[B, L]``, restore ids)."""
         b, length, d = x.shape
         keep = max(1, int(length * (1 - self.config.mask_ratio)))
-        noise = _rand((b, length), generator, x.device)
+        noise = _rand((b, length), generator, x.device, shard)
         shuffle = torch.argsort(noise, dim=1)
         restore = torch.argsort(shuffle, dim=1)
         kept = torch.gather(x, 1, shuffle[:, :keep, None].expand(-1, -1, d))
@@ -125,14 +131,14 @@ class SpectralMAE(nn.Module):
         return kept, torch.gather(mask, 1, restore), restore
 
     def forward_encoder(
-        self, inputs: dict[str, SensorInput], generator: torch.Generator | None
+        self, inputs: dict[str, SensorInput], generator: torch.Generator | None, shard: Shard | None = None
     ) -> tuple[Tensor, Tensor, Tensor, dict[str, SensorTokens], tuple[int, int]]:
         """Tokens -> mixup -> masking -> blocks: (latent, mask, restore ids, sensor tokens, grid)."""
         enc = self.encoder
         sensors, grid = enc.embed(inputs)
-        x = enc.fuse(sensors, self.mixup(sensors, generator) if self.training else None)
+        x = enc.fuse(sensors, self.mixup(sensors, generator, shard) if self.training else None)
         x = x + enc.position(grid, x.device).to(x.dtype)
-        kept, mask, restore = self.random_masking(x, generator)
+        kept, mask, restore = self.random_masking(x, generator, shard)
         return enc.run_blocks(kept), mask, restore, sensors, grid
 
     def forward_decoder(self, latent: Tensor, restore: Tensor, grid: tuple[int, int]) -> Tensor:
@@ -155,9 +161,16 @@ class SpectralMAE(nn.Module):
             f = f + self.decoder_date(sensor.day_of_year).unsqueeze(2).to(f.dtype)
         return self.head(f, sensor.descriptors)
 
-    def forward(self, inputs: dict[str, SensorInput], generator: torch.Generator | None = None) -> MAEOutput:
-        """One MAE step's forward pass; ``generator`` makes masking and mixup reproducible."""
-        latent, mask, restore, sensors, grid = self.forward_encoder(inputs, generator)
+    def forward(
+        self, inputs: dict[str, SensorInput], generator: torch.Generator | None = None, shard: Shard | None = None
+    ) -> MAEOutput:
+        """One MAE step's forward pass; ``generator`` makes masking and mixup reproducible.
+
+        ``shard = (first, total)``: the batch is chips ``first..first+B`` of a global batch of ``total`` (one
+        rank's share in data-parallel training); masks and mixup are drawn for the global batch and sliced,
+        so they are the ones a single process would draw for these chips.
+        """
+        latent, mask, restore, sensors, grid = self.forward_encoder(inputs, generator, shard)
         features = self.forward_decoder(latent, restore, grid)
         losses: dict[str, Tensor] = {}
         preds: dict[str, Tensor] = {}
@@ -177,7 +190,19 @@ class SpectralMAE(nn.Module):
         return MAEOutput(loss=loss, sensor_loss=losses, mask=mask, predictions=preds, targets=targets)
 
 
-def _rand(shape: tuple[int, ...] | torch.Size, generator: torch.Generator | None, device: torch.device) -> Tensor:
-    """Uniform noise drawn on the generator's device (CPU generators stay usable with CUDA models)."""
+def _rand(
+    shape: tuple[int, ...] | torch.Size,
+    generator: torch.Generator | None,
+    device: torch.device,
+    shard: Shard | None = None,
+) -> Tensor:
+    """Uniform noise drawn on the generator's device (CPU generators stay usable with CUDA models).
+
+    With a ``shard`` the noise is drawn for the whole global batch and this shard's rows are returned.
+    """
     gen_device = generator.device if generator is not None else device
-    return torch.rand(tuple(shape), generator=generator, device=gen_device).to(device)
+    if shard is None:
+        return torch.rand(tuple(shape), generator=generator, device=gen_device).to(device)
+    first, total = shard
+    noise = torch.rand((total, *tuple(shape)[1:]), generator=generator, device=gen_device)
+    return noise[first : first + shape[0]].to(device)

@@ -13,6 +13,7 @@ from pathlib import Path
 from eofusion.cube import Cube, open_cube
 from eofusion.mapping import MapLayers
 from eofusion.mapping.predict import PredictConfig, Prediction, predict_to_cog
+from eofusion.models.device import DevicePolicy
 from eofusion.pipeline.jobs import run_spec
 from eofusion.pipeline.landcover import legend_of
 from eofusion.pipeline.manifest import RunManifest
@@ -27,6 +28,7 @@ def predict(
     *,
     sensors: Sequence[str] | None = None,
     probabilities: bool = False,
+    device: str = "auto",
 ) -> Prediction:
     """Map ``cube`` with the model of ``checkpoint``; write ``out`` (class COG) and its sensor-bits layer.
 
@@ -37,6 +39,7 @@ def predict(
             ``<stem>_confidence.tif`` the winning class's probability (percent).
         sensors: Groups (or aliases) to map with; default: every group of the cube.
         probabilities: Also write the per-class probabilities (``<stem>_probabilities.tif``).
+        device: Where the model runs: ``auto`` (a GPU when present), ``cpu``, ``cuda:N``.
 
     Returns:
         The written files and the map's GeoBox (the cube's finest grid, checked after writing).
@@ -50,6 +53,8 @@ def predict(
         chip_m=float(extra.get("chip_m", 320.0)),
         overlap_m=float(extra.get("overlap_m", 80.0)),
         sensors=tuple(opened.groups),
+        device=device,
+        batch_size=DevicePolicy.resolve(device).predict_batch,
     )
     return predict_to_cog(
         model,

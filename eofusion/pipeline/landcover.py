@@ -6,6 +6,7 @@ runs inside a Dask worker; its cube build uses the worker's local threads (no ne
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+from torch import nn
 
 import eofusion
 from eofusion.catalog import NormalizedItem, normalize_items, search
@@ -34,6 +36,7 @@ from eofusion.mapping import (
 )
 from eofusion.mapping.predict import PredictConfig, predict_to_cog
 from eofusion.mapping.stac import COLLECTION_FILE
+from eofusion.models.device import DevicePolicy
 from eofusion.pipeline.runner import TileResult, TileTask
 from eofusion.pipeline.spec import JobSpec
 from eofusion.training.landcover import ClassTable, load_landcover_model
@@ -105,6 +108,19 @@ def landcover_inputs(task: TileTask) -> str:
     return inputs_fingerprint(tile_items(task))
 
 
+def worker_model(checkpoint: Path, device: str) -> tuple[nn.Module, ClassTable, dict[str, Any]]:
+    """The job's model, loaded once per worker process and device (and again if the file changes)."""
+    stat = checkpoint.stat()
+    return _load_on(str(checkpoint), (stat.st_mtime_ns, stat.st_size), str(DevicePolicy.resolve(device).device))
+
+
+@functools.lru_cache(maxsize=2)
+def _load_on(checkpoint: str, stamp: tuple[int, int], device: str) -> tuple[nn.Module, ClassTable, dict[str, Any]]:
+    model, classes, meta = load_landcover_model(checkpoint)
+    logger.info("loaded model %s on %s", checkpoint, device)
+    return model.to(device).eval(), classes, meta
+
+
 def tile_sources(task: TileTask, items: Sequence[NormalizedItem], provenance: dict[str, Any]) -> MapSources:
     """What a tile's map is made from (its input items' documents) and by (model, software), for its STAC item."""
     times = sorted(i.datetime for i in items)
@@ -160,7 +176,7 @@ def landcover_tile(task: TileTask) -> TileResult:
     )
     skipped = skipped_inputs(cube_path)
 
-    model, classes, meta = load_landcover_model(spec.model.checkpoint)
+    model, classes, meta = worker_model(spec.model.checkpoint, spec.run.device)
     legend = legend_of(classes)
     extra = meta.get("extra", {})
     cube = open_cube(cube_path, groups=sensors)
@@ -171,6 +187,8 @@ def landcover_tile(task: TileTask) -> TileResult:
         overlap_m=float(extra.get("overlap_m", 80.0)),
         out_res_m=float(task.grids.resolutions[task.grids.keys[0]]),
         sensors=tuple(str(s) for s in spec.sensors),
+        device=spec.run.device,
+        batch_size=DevicePolicy.resolve(spec.run.device).predict_batch,
     )
     provenance = {
         "version": eofusion.__version__,

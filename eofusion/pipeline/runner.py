@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from eofusion.errors import EofusionError
+from eofusion.errors import ConfigError, EofusionError
 from eofusion.grid import NestedGrids
 from eofusion.locking import exclusive_writer
 from eofusion.pipeline.manifest import RunManifest, TileRecord, TileStatus
@@ -38,6 +38,7 @@ MANIFEST_NAME = "run-manifest.json"
 LOCK_NAME = ".eofusion-run.lock"  # inside the outputs folder: its parent may not be ours to write
 # Errors worth another attempt: the network or a worker hiccuped, the input is fine.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+GPU_RESOURCE = {"GPU": 1}  # what a tile of a `run.gpu` job asks of a Dask worker
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,7 @@ def _open_client(spec: JobSpec) -> Any:
         memory_limit=spec.run.memory_limit,
         processes=True,
         dashboard_address=":0",  # any free port: never clash with a dashboard already running
+        resources=GPU_RESOURCE if spec.run.gpu else None,
     )
     return Client(cluster)
 
@@ -266,19 +268,7 @@ def _run_job(
         try:
             from distributed import as_completed
 
-            futures = [
-                client.submit(
-                    run_tile,
-                    task,
-                    processor,
-                    spec.run.retries,
-                    spec.run.retry_backoff_s,
-                    key=f"tile-{task.tile_id}-{config_hash}",
-                    pure=False,
-                )
-                for task in pending
-            ]
-            for future in as_completed(futures):
+            for future in as_completed(_submit(client, spec, pending, processor)):
                 record = future.result()
                 manifest.record(record)
                 manifest.write(manifest_path)
@@ -296,6 +286,36 @@ def _run_job(
                 if cluster is not None:
                     cluster.close()
     return manifest
+
+
+def _submit(client: Any, spec: JobSpec, pending: list[TileTask], processor: TileProcessor) -> list[Any]:
+    """One Dask task per tile (asking for a GPU each when ``run.gpu``)."""
+    if spec.run.gpu:
+        _check_gpu_workers(client)
+    config_hash = spec.config_hash()
+    return [
+        client.submit(
+            run_tile,
+            task,
+            processor,
+            spec.run.retries,
+            spec.run.retry_backoff_s,
+            key=f"tile-{task.tile_id}-{config_hash}",
+            pure=False,
+            resources=GPU_RESOURCE if spec.run.gpu else None,
+        )
+        for task in pending
+    ]
+
+
+def _check_gpu_workers(client: Any) -> None:
+    """A ``run.gpu`` job needs workers that offer the GPU resource, or its tiles would wait forever."""
+    workers = client.scheduler_info().get("workers", {}).values()
+    if not any(w.get("resources", {}).get("GPU", 0) >= 1 for w in workers):
+        raise ConfigError(
+            "run.gpu is set but no Dask worker offers a GPU: start the workers with `dask worker SCHEDULER "
+            "--resources GPU=1` (one per GPU, e.g. with CUDA_VISIBLE_DEVICES or dask-cuda), or set run.gpu: false."
+        )
 
 
 def finish_manifest(manifest: RunManifest, outputs_dir: Location, outputs: dict[str, str] | None = None) -> Location:

@@ -159,6 +159,11 @@ class RunSpec(_Strict):
     memory_limit: str = "6GiB"
     retries: int = Field(default=2, ge=0)
     retry_backoff_s: float = Field(default=2.0, ge=0)
+    # Where each tile's model runs: auto = the worker's GPU if it has one. With gpu, every tile asks the
+    # scheduler for one unit of the worker resource GPU (start workers with `--resources GPU=1`; a
+    # LocalCluster's workers get one each), so a GPU never maps two tiles at once.
+    device: str = "auto"
+    gpu: bool = False
 
 
 class JobSpec(_Strict):

@@ -25,6 +25,7 @@ from eofusion.training.croptype import (
     save_croptype_model,
 )
 from eofusion.training.cube_dataset import CubeDataset
+from eofusion.training.distributed import Compute
 from eofusion.training.labels import polygon_ids
 from eofusion.training.landcover import ClassTable, landcover_model, load_landcover_model, save_landcover_model
 from eofusion.training.pretrain import PretrainConfig, pretrain
@@ -35,7 +36,7 @@ class Task(Protocol):
 
     name: ClassVar[str]
 
-    def build_model(self, spec: TrainSpec, data: TrainingData, say: Say) -> nn.Module:
+    def build_model(self, spec: TrainSpec, data: TrainingData, say: Say, compute: Compute) -> nn.Module:
         """The untrained (or pretrained-encoder) model for the spec's classes."""
 
     def save(self, path: Path, model: nn.Module, spec: TrainSpec, data: TrainingData) -> None:
@@ -64,7 +65,7 @@ class LandCoverTask:
 
     name: ClassVar[str] = "landcover"
 
-    def build_model(self, spec: TrainSpec, data: TrainingData, say: Say) -> nn.Module:
+    def build_model(self, spec: TrainSpec, data: TrainingData, say: Say, compute: Compute) -> nn.Module:
         config = model_config(spec.model.preset)
         pretrained = spec.model.pretrained
         if pretrained is None and spec.model.pretrain_steps > 0:
@@ -77,15 +78,18 @@ class LandCoverTask:
                     lr=spec.model.pretrain_lr,
                     seed=spec.seed,
                     checkpoint_every=0,
-                    device="cpu",
+                    device=str(compute.policy.device),
+                    amp=compute.policy.amp,
                 ),
                 out_dir=spec.outputs.dir / "pretrain",
+                ranks=compute.ranks,
             )
             say(
                 "pretrain",
                 f"MAE loss {result.first_loss:.3f} -> {result.final_loss:.3f} in {result.steps_done} steps "
                 f"({result.seconds:.0f}s)",
             )
+            # Rank 0 wrote the checkpoint; the other ranks start from its weights anyway (DDP broadcasts them).
             pretrained = Path(result.checkpoint) if result.checkpoint else None
         return landcover_model(config, len(data.classes.ids), pretrained=pretrained, head_dim=spec.model.head_dim)
 
@@ -118,7 +122,7 @@ class CropTypeTask:
     name: ClassVar[str] = "croptype"
     TIME_SERIES: ClassVar[tuple[str, ...]] = ("s2", "s1")
 
-    def build_model(self, spec: TrainSpec, data: TrainingData, say: Say) -> nn.Module:
+    def build_model(self, spec: TrainSpec, data: TrainingData, say: Say, compute: Compute) -> nn.Module:
         return CropTypeSegmenter(CropTypeConfig(num_classes=len(data.classes.ids)))
 
     def save(self, path: Path, model: nn.Module, spec: TrainSpec, data: TrainingData) -> None:

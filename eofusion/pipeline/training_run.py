@@ -24,10 +24,12 @@ from torch import nn
 
 from eofusion.cube import group_keys
 from eofusion.errors import ConfigError
+from eofusion.models.device import DevicePolicy
 from eofusion.pipeline.tasks import task_of
 from eofusion.pipeline.train_spec import TrainSpec
 from eofusion.pipeline.training_data import Say, TrainingData, prepare_data
 from eofusion.training.checkpoints import save_checkpoint
+from eofusion.training.distributed import Compute, main_first
 from eofusion.training.finetune import (
     FinetuneConfig,
     SubsetSampling,
@@ -72,7 +74,8 @@ def _baseline(name: str, data: TrainingData) -> nn.Module:
     return build_baseline(name, bands=bands, num_classes=len(data.classes.ids))
 
 
-def _finetune_config(spec: TrainSpec, dropout: float, sampling: SubsetSampling) -> FinetuneConfig:
+def finetune_config(spec: TrainSpec, dropout: float, sampling: SubsetSampling) -> FinetuneConfig:
+    """The fine-tuning settings of a spec for one model (its sensor dropout and subset sampling)."""
     ft = spec.finetune
     return FinetuneConfig(
         steps=ft.steps,
@@ -100,22 +103,33 @@ class ModelResult:
         return {"model": self.name, **self.scores.as_row(names), "train s": round(self.train_seconds, 1)}
 
 
+@dataclass(frozen=True)
+class _Training:
+    """What every model of a run is trained with: the spec, its data and the compute."""
+
+    spec: TrainSpec
+    data: TrainingData
+    compute: Compute
+    say: Say
+    on_step: StepHook | None = None
+
+
 def _train_one(
-    name: str,
-    model: nn.Module,
-    spec: TrainSpec,
-    data: TrainingData,
-    *,
-    dropout: float,
-    sampling: SubsetSampling = "example",
-    on_step: StepHook | None,
+    name: str, model: nn.Module, run: _Training, *, dropout: float, sampling: SubsetSampling = "example"
 ) -> ModelResult:
+    spec, data, compute = run.spec, run.data, run.compute
     torch.manual_seed(spec.seed)
     weights = class_weights(data.labels.values, len(data.classes.ids))
+    on_step = run.on_step
     hook = (lambda step, loss: on_step(name, step, loss)) if on_step else None
-    config = _finetune_config(spec, dropout, sampling)
-    result = finetune(model, data.train, config, weights=weights, on_step=hook)
-    scores = evaluate(model, data.test, len(data.classes.ids), batch_size=spec.finetune.batch_size)
+    config = finetune_config(spec, dropout, sampling)
+    result = finetune(
+        model, data.train, config, weights=weights, policy=compute.policy, ranks=compute.ranks, on_step=hook
+    )
+    # Every rank scores (no collective: the ranks hold the same weights); only rank 0 reports.
+    scores = evaluate(
+        model, data.test, len(data.classes.ids), batch_size=spec.finetune.batch_size, policy=compute.policy
+    )
     return ModelResult(name, scores, result.losses, result.seconds)
 
 
@@ -142,37 +156,70 @@ def finished_report(spec: TrainSpec) -> dict[str, Any] | None:
     return report if same else None
 
 
-def run_training(spec: TrainSpec, say: Say, on_step: StepHook | None = None, *, force: bool = False) -> dict[str, Any]:
+def run_training(
+    spec: TrainSpec,
+    say: Say,
+    on_step: StepHook | None = None,
+    *,
+    force: bool = False,
+    compute: Compute | None = None,
+) -> dict[str, Any]:
     """Train eofusion's model and the spec's baselines; write checkpoint, tables, plots; return the report.
 
     A run whose report (``metrics.json``, same spec hash) and checkpoint are already in ``outputs.dir`` is not
     repeated unless ``force``: a killed or repeated job (the demo, a scheduler) continues instead of retraining.
+
+    ``compute`` places the training (default: one process on the CPU). Under ``torchrun`` every rank calls
+    this: rank 0 builds the training cube first (the others then find it), the deep models train data-
+    parallel, and rank 0 alone writes checkpoints, tables and plots; the other ranks return an empty report.
     """
+    compute = compute or Compute.cpu()
+    ranks = compute.ranks
     out = spec.outputs.dir
     out.mkdir(parents=True, exist_ok=True)
     done = finished_report(spec)
     if done is not None and not force:
         say("train", f"already trained with this spec: {done['checkpoint']} (pass force=True / --force to retrain)")
         return done
-    data = prepare_data(spec, say)
+    with main_first(ranks):
+        data = prepare_data(spec, say)
     counts = data.class_counts()
     say("data", "labelled pixels (train / test): " + _counts_text(counts))
+    run = _Training(spec, data, compute, say, on_step)
     results: list[ModelResult] = []
     # Weight initialisation draws from torch's global generator: seed it so one spec gives one model.
     torch.manual_seed(spec.seed)
     task = task_of(spec)
-    model = task.build_model(spec, data, say)
-    main = _train_one(EOFUSION, model, spec, data, dropout=spec.finetune.sensor_dropout, on_step=on_step)
+    model = task.build_model(spec, data, say, compute)
+    main = _train_one(EOFUSION, model, run, dropout=spec.finetune.sensor_dropout)
     results.append(main)
     say("train", _score_text(main))
     checkpoint = out / CHECKPOINT_NAME
-    task.save(checkpoint, model, spec, data)
+    if ranks.is_main:
+        task.save(checkpoint, model, spec, data)
     parcels = task.extra_scores(spec, model, data)
     if parcels:
         main.parcels = parcels
         say("train", f"eofusion per parcel (majority vote): OA {parcels['OA']:.1f} %, mIoU {parcels['mIoU']:.1f} %")
+    results.extend(_baselines(run))
+    if not ranks.is_main:
+        ranks.barrier()  # wait for rank 0's tables and report
+        return {}
+    subsets = spec.subsets or default_subsets(spec.data.sensors)
+    rows = _subset_rows(model, data, subsets, spec, compute.policy) if len(spec.data.sensors) > 1 else []
+    report = _write_report(spec, data=data, results=results, subset_rows=rows, counts=counts, checkpoint=checkpoint)
+    ranks.barrier()
+    return report
+
+
+def _baselines(run: _Training) -> list[ModelResult]:
+    """The spec's baselines on the same chips and budget (the deep ones data-parallel like eofusion's model)."""
+    spec, data, ranks = run.spec, run.data, run.compute.ranks
+    results = []
     for name in spec.baselines:
         if name == "random_forest":
+            if not ranks.is_main:
+                continue  # one process fits the forest
             result = _random_forest(spec, data)
         else:
             # The U-Net trains on its fixed stack; DOFA, which fuses by concatenating the channels present,
@@ -180,22 +227,26 @@ def run_training(spec: TrainSpec, say: Say, on_step: StepHook | None = None, *, 
             dropout = 0.0 if name == "unet" else spec.finetune.sensor_dropout
             torch.manual_seed(spec.seed)
             baseline = _baseline(name, data)
-            result = _train_one(name, baseline, spec, data, dropout=dropout, sampling="batch", on_step=on_step)
-            save_checkpoint(out / f"baseline-{name}.safetensors", baseline, seed=spec.seed, extra={"task": "landcover"})
+            result = _train_one(name, baseline, run, dropout=dropout, sampling="batch")
+            if ranks.is_main:
+                path = spec.outputs.dir / f"baseline-{name}.safetensors"
+                save_checkpoint(path, baseline, seed=spec.seed, extra={"task": "landcover"})
         results.append(result)
-        say("baseline", _score_text(result))
-    subsets = spec.subsets or default_subsets(spec.data.sensors)
-    rows = _subset_rows(model, data, subsets, spec) if len(spec.data.sensors) > 1 else []
-    report = _write_report(spec, data=data, results=results, subset_rows=rows, counts=counts, checkpoint=checkpoint)
-    return report
+        run.say("baseline", _score_text(result))
+    return results
 
 
 def _subset_rows(
-    model: nn.Module, data: TrainingData, subsets: Mapping[str, Sequence[str]], spec: TrainSpec
+    model: nn.Module,
+    data: TrainingData,
+    subsets: Mapping[str, Sequence[str]],
+    spec: TrainSpec,
+    policy: DevicePolicy,
 ) -> list[dict[str, Any]]:
     usable = task_of(spec).scorable({k: v for k, v in subsets.items() if all(s in data.cube.groups for s in v)})
+    batch = spec.finetune.batch_size
     return subset_table(
-        model, data.test, len(data.classes.ids), usable, names=data.names, batch_size=spec.finetune.batch_size
+        model, data.test, len(data.classes.ids), usable, names=data.names, batch_size=batch, policy=policy
     )
 
 
@@ -271,6 +322,7 @@ def run_evaluation(
     checkpoint: Path | None = None,
     out: Path | None = None,
     sensors: Sequence[str] | None = None,
+    compute: Compute | None = None,
 ) -> dict[str, Any]:
     """Score a trained checkpoint on the spec's held-out chips: metrics, subset table, confusion matrix.
 
@@ -288,12 +340,15 @@ def run_evaluation(
             f"{checkpoint} was trained on classes {list(classes.ids)} but the spec's labels have "
             f"{list(data.classes.ids)}; evaluate it with the spec it was trained with."
         )
-    scores = evaluate(model, data.test, len(classes.ids), sensors=chosen, batch_size=spec.finetune.batch_size)
+    policy = (compute or Compute.cpu()).policy
+    batch = spec.finetune.batch_size
+    scores = evaluate(model, data.test, len(classes.ids), sensors=chosen, batch_size=batch, policy=policy)
     result = ModelResult(EOFUSION, scores, [], 0.0)
     label = "all" if chosen is None else subset_label(chosen, spec.data.sensors)
     say("evaluate", f"sensors {label}: " + _score_text(result))
     subsets = spec.subsets or default_subsets(spec.data.sensors)
-    rows = _subset_rows(model, data, subsets, spec) if len(spec.data.sensors) > 1 and chosen is None else []
+    scorable = len(spec.data.sensors) > 1 and chosen is None
+    rows = _subset_rows(model, data, subsets, spec, policy) if scorable else []
     if rows:
         write_table(rows, out / "sensor-subsets", ["sensors", "OA", "mIoU", "F1"])
     confusion = plot_confusion_matrix(

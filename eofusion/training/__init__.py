@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from eofusion.models.device import pick_device
 from eofusion.training.arrays import ArrayChipDataset, SensorArray
 from eofusion.training.checkpoints import (
     Checkpoint,
@@ -29,7 +30,7 @@ from eofusion.training.checkpoints import (
 from eofusion.training.chips import ChipWindow, grid_windows, random_windows, split_bounds
 from eofusion.training.cube_dataset import CubeDataset, LabelledCubeDataset, LabelRaster
 from eofusion.training.metrics import IGNORE_INDEX
-from eofusion.training.pretrain import PretrainConfig, PretrainResult, StepInfo, pick_device, pretrain
+from eofusion.training.pretrain import PretrainConfig, PretrainResult, StepInfo, pretrain
 from eofusion.training.synthetic import synthetic_scene
 
 __all__ = [

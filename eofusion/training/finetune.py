@@ -34,12 +34,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from eofusion.errors import ConfigError
+from eofusion.models.device import DevicePolicy
 from eofusion.models.heads import SegmentationModel
 from eofusion.models.inputs import SensorInput, collate_samples
 from eofusion.training.augment import augment_inputs
+from eofusion.training.distributed import SINGLE, Ranks, data_parallel
 from eofusion.training.metrics import IGNORE_INDEX, SegmentationMetric, SegmentationScores
 
 logger = logging.getLogger(__name__)
@@ -122,30 +124,74 @@ def mask_sensors(inputs: dict[str, SensorInput], p: float, generator: torch.Gene
     return {key: item.keep_chips(view[key]) for key, item in inputs.items()}
 
 
-def _loss(
-    model: nn.Module, inputs: dict[str, SensorInput], target: Tensor, *, config: FinetuneConfig,
-    weights: Tensor | None, generator: torch.Generator,
-) -> Tensor:  # fmt: skip
-    """The step's loss: the sampled subsets, plus (eofusion's model) each chip on one sensor alone."""
-    out_shape = (int(target.shape[-2]), int(target.shape[-1]))
+class TrainingObjective(nn.Module):
+    """The fine-tuning loss of a batch, as a module (so DDP, or a Lightning Trainer, can wrap it).
 
-    def ce(logits: Tensor) -> Tensor:
-        return F.cross_entropy(logits, target, weight=weights, ignore_index=config.ignore_index)
+    eofusion's model is trained on two views of every chip from one embedding pass: the sampled sensor subset
+    and one sensor alone (see the module docstring); other models on one subset per chip or per batch. Every
+    random choice is drawn for the *global* batch and sliced to this rank's share, and with several ranks the
+    loss is normalised by the global batch, so N processes compute the gradient one process would compute
+    on the whole batch (see :mod:`eofusion.training.distributed`).
+    """
 
-    keys = list(inputs)
-    batch = int(target.shape[0])
-    if isinstance(model, SegmentationModel):
-        inputs = augment_inputs(inputs, band_dropout=config.band_dropout, generator=generator)
-        p = config.sensor_dropout if len(keys) > 1 else 0.0
-        views = [subset_view(keys, batch, p, generator)]
-        if config.single_sensor_weight > 0 and len(keys) > 1:
-            views.append(single_sensor_view(keys, batch, generator))
-        logits = model.forward_views(inputs, out_shape, views)
-        loss = ce(logits[0])
-        return loss + config.single_sensor_weight * ce(logits[1]) if len(logits) > 1 else loss
-    if config.subset_sampling == "example":
-        return ce(model(mask_sensors(inputs, config.sensor_dropout, generator), out_shape))
-    return ce(model(drop_sensors(inputs, config.sensor_dropout, generator), out_shape))
+    def __init__(
+        self, model: nn.Module, config: FinetuneConfig, weights: Tensor | None = None, ranks: Ranks = SINGLE
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.config = config
+        self.ranks = ranks
+        self.register_buffer("weights", weights, persistent=False)  # moves with the module to its device
+
+    @property
+    def class_weights(self) -> Tensor | None:
+        """The loss's class weights (None: all 1)."""
+        weights = self.weights
+        return weights if isinstance(weights, Tensor) else None
+
+    def forward(self, inputs: dict[str, SensorInput], target: Tensor, generator: torch.Generator) -> Tensor:
+        """The loss of this rank's share of a global batch."""
+        config, model = self.config, self.model
+        out_shape = (int(target.shape[-2]), int(target.shape[-1]))
+        keys = list(inputs)
+        local = int(target.shape[0])
+        share = slice(self.ranks.rank * local, (self.ranks.rank + 1) * local)
+        global_batch = local * self.ranks.world
+        if isinstance(model, SegmentationModel):
+            inputs = augment_inputs(inputs, band_dropout=config.band_dropout, generator=generator)
+            p = config.sensor_dropout if len(keys) > 1 else 0.0
+            views = [_slice(subset_view(keys, global_batch, p, generator), share)]
+            if config.single_sensor_weight > 0 and len(keys) > 1:
+                views.append(_slice(single_sensor_view(keys, global_batch, generator), share))
+            logits = model.forward_views(inputs, out_shape, views)
+            loss = self._cross_entropy(logits[0], target)
+            if len(logits) > 1:
+                loss = loss + config.single_sensor_weight * self._cross_entropy(logits[1], target)
+            return loss
+        if config.subset_sampling == "example":
+            if config.sensor_dropout > 0 and len(keys) > 1:  # hide all but a subset per chip (mask_sensors)
+                view = _slice(subset_view(keys, global_batch, config.sensor_dropout, generator), share)
+                inputs = {key: item.keep_chips(view[key]) for key, item in inputs.items()}
+            return self._cross_entropy(model(inputs, out_shape), target)
+        return self._cross_entropy(model(drop_sensors(inputs, config.sensor_dropout, generator), out_shape), target)
+
+    def _cross_entropy(self, logits: Tensor, target: Tensor) -> Tensor:
+        weights = self.class_weights
+        ignore = self.config.ignore_index
+        if not self.ranks.distributed:
+            return F.cross_entropy(logits, target, weight=weights, ignore_index=ignore)
+        # The global batch's weighted mean: this rank's sum over the denominator summed over ranks, times the
+        # number of ranks (DDP averages the ranks' gradients).
+        total = F.cross_entropy(logits, target, weight=weights, ignore_index=ignore, reduction="sum")
+        counted = target != ignore
+        classes = torch.where(counted, target, 0)
+        per_pixel = weights[classes] if weights is not None else torch.ones_like(target, dtype=logits.dtype)
+        denominator = self.ranks.sum(torch.where(counted, per_pixel, 0).sum().to(logits.dtype))
+        return total * self.ranks.world / denominator.clamp_min(torch.finfo(logits.dtype).tiny)
+
+
+def _slice(view: dict[str, Tensor], share: slice) -> dict[str, Tensor]:
+    return {key: chosen[share] for key, chosen in view.items()}
 
 
 def class_weights(labels: Tensor | np.ndarray, num_classes: int, ignore_index: int = IGNORE_INDEX) -> Tensor:
@@ -156,6 +202,40 @@ def class_weights(labels: Tensor | np.ndarray, num_classes: int, ignore_index: i
     weights = torch.where(counts > 0, 1.0 / counts.clamp_min(1).sqrt(), torch.zeros_like(counts))
     present = counts > 0
     return (weights / weights[present].mean()).float() if bool(present.any()) else torch.ones(num_classes)
+
+
+def lr_factor(config: FinetuneConfig, step: int) -> float:
+    """The learning-rate multiplier at ``step``: linear warm-up, then cosine decay to 0."""
+    if step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+class _ShardedBatches(Sampler[list[int]]):
+    """This rank's share of each global batch; the global batches are those one process would draw.
+
+    The global order comes from a DataLoader over the indices with the run's seeded generator, exactly as
+    a single-process run shuffles, so one process on a batch of B and N processes on B / N each see the same
+    chips in the same steps.
+    """
+
+    def __init__(self, size: int, config: FinetuneConfig, ranks: Ranks) -> None:
+        self.order: DataLoader[int] = DataLoader(
+            range(size),  # type: ignore[arg-type]
+            batch_size=config.batch_size,
+            shuffle=True,
+            drop_last=size > config.batch_size,
+            generator=torch.Generator().manual_seed(config.seed),
+        )
+        self.share = ranks.local_batch(config.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for indices in self.order:
+            yield indices[self.share].tolist()
+
+    def __len__(self) -> int:
+        return len(self.order)
 
 
 def _batches(loader: DataLoader[LabelledSample]) -> Iterator[Batch]:
@@ -169,50 +249,56 @@ def finetune(
     config: FinetuneConfig,
     *,
     weights: Tensor | None = None,
-    device: torch.device | str = "cpu",
+    policy: DevicePolicy | None = None,
+    ranks: Ranks = SINGLE,
     on_step: Callable[[int, float], None] | None = None,
 ) -> FinetuneResult:
-    """Train ``model(inputs, out_shape) -> logits`` on labelled chips for ``config.steps`` steps."""
+    """Train ``model(inputs, out_shape) -> logits`` on labelled chips for ``config.steps`` steps.
+
+    ``config.batch_size`` is the global batch: with several ranks (``torchrun``) each takes its share and
+    the step is the one a single process would take on the whole batch (see
+    :mod:`eofusion.training.distributed`). ``policy`` places the model (default: the CPU).
+    """
     if config.steps < 1:
         raise ConfigError(f"steps must be >= 1, got {config.steps}.")
+    policy = policy or DevicePolicy(torch.device("cpu"))
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
+    workers = policy.loader_workers(config.num_workers)
     loader: DataLoader[LabelledSample] = DataLoader(
         dataset,
-        batch_size=config.batch_size,
-        shuffle=True,
-        drop_last=len(dataset) > config.batch_size,  # type: ignore[arg-type]
+        batch_sampler=_ShardedBatches(len(dataset), config, ranks),  # type: ignore[arg-type]
         collate_fn=collate_labelled,
-        num_workers=config.num_workers,
-        generator=torch.Generator().manual_seed(config.seed),
-        persistent_workers=config.num_workers > 0,
+        num_workers=workers,
+        pin_memory=policy.pin_memory,
+        generator=torch.Generator().manual_seed(config.seed),  # worker seeds; never the global generator
+        persistent_workers=workers > 0,
     )
-    model.to(device).train()
+    model.train()
+    device = policy.device
+    objective = TrainingObjective(model, config, weights, ranks)
+    trained = data_parallel(objective, policy, ranks)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-
-    def lr_at(step: int) -> float:
-        if step < config.warmup_steps:
-            return (step + 1) / config.warmup_steps
-        progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-        return 0.5 * (1 + math.cos(math.pi * progress))
-
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
-    loss_weights = None if weights is None else weights.to(device)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(config, step))
+    scaler = policy.grad_scaler()
     result = FinetuneResult()
     started = time.perf_counter()
     for step, (batch_inputs, batch_target) in zip(range(config.steps), _batches(loader), strict=False):
-        inputs = {k: v.to(device) for k, v in batch_inputs.items()}
-        loss = _loss(model, inputs, batch_target.to(device), config=config, weights=loss_weights, generator=generator)
+        inputs = {k: v.to(device, non_blocking=policy.pin_memory) for k, v in batch_inputs.items()}
+        with policy.autocast():
+            loss = trained(inputs, batch_target.to(device, non_blocking=policy.pin_memory), generator)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()  # type: ignore[no-untyped-call]
+        scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
+        scaler.unscale_(optimizer)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        scaler.step(optimizer)
+        scaler.update()
         schedule.step()
-        value = float(loss.detach())
+        value = float(ranks.sum(loss.detach())) / ranks.world  # the global batch's loss (this loss in one process)
         result.losses.append(value)
-        if on_step:
+        if on_step and ranks.is_main:
             on_step(step, value)
-        if config.log_every and step % config.log_every == 0:
+        if config.log_every and step % config.log_every == 0 and ranks.is_main:
             logger.info("fine-tune step %d/%d loss %.4f", step + 1, config.steps, value)
     result.seconds = time.perf_counter() - started
     return result
@@ -226,19 +312,23 @@ def evaluate(
     *,
     sensors: Sequence[str] | None = None,
     batch_size: int = 8,
-    device: torch.device | str = "cpu",
+    policy: DevicePolicy | None = None,
     ignore_index: int = IGNORE_INDEX,
 ) -> SegmentationScores:
     """Scores of ``model`` on every chip of ``dataset``, using only ``sensors`` (default: all)."""
-    model.to(device).eval()
+    policy = policy or DevicePolicy(torch.device("cpu"))
+    model.to(policy.device).eval()
     metric = SegmentationMetric(num_classes, ignore_index)
-    loader: DataLoader[LabelledSample] = DataLoader(dataset, batch_size=batch_size, collate_fn=collate_labelled)
+    loader: DataLoader[LabelledSample] = DataLoader(
+        dataset, batch_size=batch_size, collate_fn=collate_labelled, pin_memory=policy.pin_memory
+    )
     for inputs, target in loader:
         chosen = inputs if sensors is None else {k: v for k, v in inputs.items() if k in sensors}
         if not chosen:
             raise ConfigError(f"None of the sensors {list(sensors or [])} is in the data ({list(inputs)}).")
-        logits = model({k: v.to(device) for k, v in chosen.items()}, tuple(target.shape[-2:]))
-        metric.update(logits, target)
+        with policy.autocast():
+            logits = model({k: v.to(policy.device) for k, v in chosen.items()}, tuple(target.shape[-2:]))
+        metric.update(logits.float(), target)
     return metric.compute()
 
 

@@ -49,12 +49,14 @@ class SegmentationMetric:
     def __init__(self, num_classes: int, ignore_index: int = IGNORE_INDEX) -> None:
         self.num_classes = num_classes
         k, ignore = num_classes, ignore_index
+        # Every process scores the whole held-out set it is given: no gathering across data-parallel ranks
+        # (rank 0 alone scores the sensor subsets; a gather would wait for ranks that never come).
         self.metrics = MetricCollection(
             {
-                "oa": MulticlassAccuracy(k, average="micro", ignore_index=ignore),
-                "iou": MulticlassJaccardIndex(k, average="none", ignore_index=ignore),
-                "f1": MulticlassF1Score(k, average="none", ignore_index=ignore),
-                "confusion": MulticlassConfusionMatrix(k, ignore_index=ignore),
+                "oa": MulticlassAccuracy(k, average="micro", ignore_index=ignore, sync_on_compute=False),
+                "iou": MulticlassJaccardIndex(k, average="none", ignore_index=ignore, sync_on_compute=False),
+                "f1": MulticlassF1Score(k, average="none", ignore_index=ignore, sync_on_compute=False),
+                "confusion": MulticlassConfusionMatrix(k, ignore_index=ignore, sync_on_compute=False),
             }
         )
 

@@ -12,7 +12,6 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,12 +21,14 @@ from torch.utils.data import Dataset
 
 from eofusion.errors import ConfigError
 from eofusion.models import SensorInput, SpectralMAE, collate_samples
+from eofusion.models.device import DevicePolicy
 from eofusion.training.checkpoints import (
     load_checkpoint,
     restore_model,
     restore_optimizer,
     save_checkpoint,
 )
+from eofusion.training.distributed import SINGLE, Ranks, data_parallel
 
 log = logging.getLogger(__name__)
 Sample = Mapping[str, SensorInput]
@@ -98,16 +99,6 @@ class PretrainResult:
         return asdict(self)
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; anything else is passed to ``torch.device``."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"Device {name!r} was asked for but CUDA is not available here; use --device cpu.")
-    return device
-
-
 def step_generator(seed: int, step: int) -> torch.Generator:
     """The generator of one step: a pure function of (seed, step), so resumed runs repeat it."""
     return torch.Generator().manual_seed((seed * 1_000_003 + step) % (2**63))
@@ -142,6 +133,7 @@ def pretrain(
     out_dir: str | Path | None = None,
     resume: str | Path | None = None,
     callback: Callable[[StepInfo], None] | None = None,
+    ranks: Ranks = SINGLE,
 ) -> PretrainResult:
     """Pretrain ``model`` with the MAE objective on samples of ``dataset``.
 
@@ -151,21 +143,19 @@ def pretrain(
         config: Optimisation settings.
         out_dir: Where checkpoints go (``step_XXXXXXX.safetensors`` and ``last.safetensors``); None: none.
         resume: A checkpoint to continue from (model, optimizer and step are restored).
-        callback: Called after every step with a :class:`StepInfo` (progress bars, logging).
+        callback: Called after every step with a :class:`StepInfo` (progress bars, logging; rank 0 only).
+        ranks: The processes training together (``torchrun``): each takes its share of every step's global
+            batch (``config.batch_size``) and the masks drawn for it; rank 0 writes the checkpoints.
 
     Returns:
         A :class:`PretrainResult`.
     """
-    device = pick_device(config.device)
+    policy = DevicePolicy.resolve(config.device, config.amp)
+    device = policy.device
+    share = ranks.local_batch(config.batch_size)
     torch.manual_seed(config.seed)
     model.to(device).train()
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "token" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "token" not in n)]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.lr,
-        betas=(0.9, 0.95),
-    )
+    optimizer = _optimizer(model, config)
     start = 0
     if resume is not None:
         ckpt = load_checkpoint(resume)
@@ -175,9 +165,9 @@ def pretrain(
             torch.set_rng_state(ckpt.rng_state)
         start = ckpt.step
         log.info("resuming from %s at step %d", resume, start)
-    scaler = torch.amp.GradScaler(device.type, enabled=config.amp == "fp16" and device.type == "cuda")
-    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.amp)
-    out = Path(out_dir) if out_dir is not None else None
+    trained = data_parallel(model, policy, ranks)  # after a resume: DDP starts every rank from rank 0's weights
+    scaler = policy.grad_scaler()
+    out = Path(out_dir) if out_dir is not None and ranks.is_main else None
     losses: list[float] = []
     last_ckpt: str | None = None
     identities = band_identities(dataset[0])
@@ -185,13 +175,13 @@ def pretrain(
     for step in range(start, config.steps):
         gen = step_generator(config.seed, step)
         indices = torch.randint(len(dataset), (config.batch_size,), generator=gen).tolist()  # type: ignore[arg-type]
-        batch = {k: v.to(device) for k, v in collate_samples([dataset[i] for i in indices]).items()}
+        samples = [dataset[i] for i in indices[share]]
+        batch = {k: v.to(device, non_blocking=policy.pin_memory) for k, v in collate_samples(samples).items()}
         lr = learning_rate(config, step)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        ctx = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
-        with ctx:
-            output = model(batch, generator=gen)
+        with policy.autocast():
+            output = trained(batch, generator=gen, shard=(share.start, config.batch_size))
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(output.loss).backward()
         if config.grad_clip > 0:
@@ -199,24 +189,15 @@ def pretrain(
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         scaler.step(optimizer)
         scaler.update()
-        loss = float(output.loss.detach())
+        loss = float(ranks.sum(output.loss.detach())) / ranks.world  # the ranks' mean (the loss itself here)
         losses.append(loss)
         done = step + 1
-        if callback is not None:
+        if callback is not None and ranks.is_main:
             sensor_loss = {k: float(v.detach()) for k, v in output.sensor_loss.items()}
             callback(StepInfo(done, config.steps, loss, sensor_loss, lr, time.perf_counter() - t0))
         periodic = config.checkpoint_every > 0 and done % config.checkpoint_every == 0
         if out is not None and (periodic or done == config.steps):
-            kwargs: dict[str, Any] = {
-                "optimizer": optimizer,
-                "step": done,
-                "seed": config.seed,
-                "bands": identities,
-                "extra": {"pretrain": asdict(config)},
-            }
-            path = save_checkpoint(out / f"step_{done:07d}.safetensors", model, **kwargs)
-            save_checkpoint(out / "last.safetensors", model, **kwargs)
-            last_ckpt = str(path)
+            last_ckpt = _save(out, model, optimizer, done, config, identities)
     return PretrainResult(
         steps_done=config.steps - start,
         first_loss=losses[0] if losses else None,
@@ -227,6 +208,38 @@ def pretrain(
         seconds=time.perf_counter() - t0,
         resumed_from=start,
     )
+
+
+def _optimizer(model: SpectralMAE, config: PretrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only (not on biases, norms and tokens)."""
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "token" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "token" not in n)]
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr,
+        betas=(0.9, 0.95),
+    )
+
+
+def _save(
+    out: Path,
+    model: SpectralMAE,
+    optimizer: torch.optim.Optimizer,
+    done: int,
+    config: PretrainConfig,
+    identities: dict[str, Any],
+) -> str:
+    """Write the step's checkpoint and ``last.safetensors`` (model, optimizer, step: enough to resume)."""
+    kwargs: dict[str, Any] = {
+        "optimizer": optimizer,
+        "step": done,
+        "seed": config.seed,
+        "bands": identities,
+        "extra": {"pretrain": asdict(config)},
+    }
+    path = save_checkpoint(out / f"step_{done:07d}.safetensors", model, **kwargs)
+    save_checkpoint(out / "last.safetensors", model, **kwargs)
+    return str(path)
 
 
 def _tail_mean(losses: Sequence[float], n: int = 5) -> float | None:

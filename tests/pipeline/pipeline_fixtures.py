@@ -51,3 +51,27 @@ def make_spec(tmp: Path, inputs: Path, out: str = "out") -> JobSpec:
 
 def tile_grids() -> dict[str, NestedGrids]:
     return {t: SCHEME.grids(t, {"s2": 10.0}) for t in TILE_IDS}
+
+
+def write_train_spec(path: Path, small_world, small_cube: Path, **changes: object) -> Path:  # type: ignore[no-untyped-def]
+    """A land-cover training spec over the small world's cube (labels at 2 m, 64 chips of 160 m, 30 steps)."""
+    import yaml
+
+    spec = {
+        "name": "small-landcover",
+        "seed": 0,
+        "data": {"cube": str(small_cube), "sensors": ["s2", "s1", "aerial", "dsm"]},
+        "labels": {
+            "raster": str(small_world.root / "catalog" / "landcover" / "*" / "landcover.tif"),
+            "classes_file": str(small_world.root / "truth" / "classes.json"),
+            "classes_key": "landcover",
+            "resolution_m": 2,
+        },
+        "chips": {"size_m": 160, "train_count": 64},
+        "model": {"pretrain_steps": 0},
+        "finetune": {"steps": 30, "batch_size": 4},
+        "outputs": {"dir": str(path.parent / "out")},
+    }
+    spec.update(changes)
+    path.write_text(yaml.safe_dump(spec))
+    return path

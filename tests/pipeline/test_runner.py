@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import signal
@@ -110,3 +111,54 @@ def test_sigkill_mid_run_then_rerun_gives_identical_outputs(tmp_path: Path) -> N
         )
     leftovers = [p.name for p in out.rglob(".*") if p.is_file() and p.name != LOCK_NAME]  # the lock file stays
     assert leftovers == [], leftovers
+
+
+def test_gpu_jobs_ask_each_tile_for_a_worker_gpu(tmp_path: Path, dask_client) -> None:  # type: ignore[no-untyped-def]
+    """run.gpu: tiles go only to workers offering the GPU resource; without one the job says how to start them."""
+    from distributed import Client, LocalCluster, get_task_stream
+
+    from eofusion.errors import ConfigError
+
+    write_inputs(tmp_path / "inputs")
+    plain = make_spec(tmp_path, tmp_path / "inputs")
+    spec = plain.model_copy(update={"run": plain.run.model_copy(update={"gpu": True, "device": "cpu"})})
+    with pytest.raises(ConfigError, match="--resources GPU=1"):  # the test cluster's worker offers none
+        run_job(spec, tile_grids(), threshold_processor, client=dask_client)
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None, resources={"GPU": 1}
+        ) as cluster,  # fmt: skip
+        Client(cluster) as client,
+    ):
+        with get_task_stream(client) as stream:
+            done = run_job(spec, tile_grids(), threshold_processor, client=client)
+        assert done.ok and done.ids(TileStatus.DONE) == sorted(TILE_IDS)
+    # Each tile held the worker's one GPU: never two tiles at once, although the worker has 2 threads.
+    spans = sorted(
+        (step["start"], step["stop"])
+        for task in stream.data
+        if str(task["key"]).startswith("tile-")
+        for step in task["startstops"]
+        if step["action"] == "compute"
+    )
+    assert len(spans) == len(TILE_IDS)
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(spans))
+
+
+def test_a_worker_loads_the_job_model_once_and_again_when_it_changes(tmp_path: Path) -> None:
+    import os
+
+    import torch
+
+    from eofusion.models import model_config
+    from eofusion.pipeline import landcover
+    from eofusion.training.landcover import ClassTable, landcover_model, save_landcover_model
+
+    torch.manual_seed(0)
+    classes = ClassTable.from_mapping({1: "a", 2: "b"}, {1: "#ff0000", 2: "#00ff00"})
+    path = save_landcover_model(tmp_path / "m.safetensors", landcover_model(model_config("tiny"), 2), classes)
+    first = landcover.worker_model(path, "cpu")[0]
+    assert landcover.worker_model(path, "cpu")[0] is first  # the second tile on this worker: no new load
+    save_landcover_model(path, landcover_model(model_config("tiny"), 2), classes)  # retrained in place
+    os.utime(path, ns=(1, 1))  # whatever the clock's resolution, the file's stamp changed
+    assert landcover.worker_model(path, "cpu")[0] is not first

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from click.testing import CliRunner
+from pipeline_fixtures import write_train_spec
 
 from eofusion.cli import cli, main
 from eofusion.errors import ConfigError
@@ -27,34 +27,13 @@ def one_torch_thread():  # type: ignore[no-untyped-def]
     torch.set_num_threads(before)
 
 
-def _write_spec(path: Path, small_world, small_cube: Path, **changes: object) -> Path:  # type: ignore[no-untyped-def]
-    spec = {
-        "name": "small-landcover",
-        "seed": 0,
-        "data": {"cube": str(small_cube), "sensors": ["s2", "s1", "aerial", "dsm"]},
-        "labels": {
-            "raster": str(small_world.root / "catalog" / "landcover" / "*" / "landcover.tif"),
-            "classes_file": str(small_world.root / "truth" / "classes.json"),
-            "classes_key": "landcover",
-            "resolution_m": 2,
-        },
-        "chips": {"size_m": 160, "train_count": 64},
-        "model": {"pretrain_steps": 0},
-        "finetune": {"steps": 30, "batch_size": 4},
-        "outputs": {"dir": str(path.parent / "out")},
-    }
-    spec.update(changes)
-    path.write_text(yaml.safe_dump(spec))
-    return path
-
-
 def _is_png(path: Path) -> bool:
     return path.exists() and path.read_bytes()[:8] == PNG_SIGNATURE and path.stat().st_size > 2000
 
 
 @pytest.mark.slow
 def test_train_then_evaluate_reports_the_same_scores(tmp_path: Path, small_world, small_cube: Path) -> None:
-    spec = _write_spec(tmp_path / "train.yaml", small_world, small_cube)
+    spec = write_train_spec(tmp_path / "train.yaml", small_world, small_cube)
     result = CliRunner().invoke(cli, ["train", "--config", str(spec), "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -93,7 +72,7 @@ def test_train_then_evaluate_reports_the_same_scores(tmp_path: Path, small_world
 
 @pytest.mark.slow
 def test_crop_types_from_parcels(tmp_path: Path, small_world, small_cube: Path) -> None:
-    spec = _write_spec(
+    spec = write_train_spec(
         tmp_path / "crops.yaml",
         small_world,
         small_cube,
@@ -122,16 +101,16 @@ def test_crop_types_from_parcels(tmp_path: Path, small_world, small_cube: Path) 
 
 
 def test_errors_name_the_fix(tmp_path: Path, small_world, small_cube: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    spec = _write_spec(
+    spec = write_train_spec(
         tmp_path / "a.yaml", small_world, small_cube, data={"cube": str(tmp_path / "nope.zarr"), "sensors": ["s2"]}
     )
     assert main(["train", "--config", str(spec)]) == 1
     assert "eofusion cube build" in capsys.readouterr().err
     labels = {"raster": str(tmp_path / "missing-*.tif"), "classes": {1: {"name": "x"}, 2: {"name": "y"}}}
-    spec = _write_spec(tmp_path / "b.yaml", small_world, small_cube, labels=labels)
+    spec = write_train_spec(tmp_path / "b.yaml", small_world, small_cube, labels=labels)
     assert main(["train", "--config", str(spec)]) == 1
     assert "found nothing" in capsys.readouterr().err
-    spec = _write_spec(tmp_path / "c.yaml", small_world, small_cube)
+    spec = write_train_spec(tmp_path / "c.yaml", small_world, small_cube)
     assert main(["evaluate", "--config", str(spec)]) == 1  # nothing trained yet
     assert "model.safetensors" in capsys.readouterr().err
 
@@ -140,7 +119,7 @@ def test_chips_snap_to_labels_coarser_than_the_cube(tmp_path: Path, small_world,
     from eofusion.pipeline.train_spec import load_train_spec
     from eofusion.pipeline.training_data import prepare_data
 
-    path = _write_spec(
+    path = write_train_spec(
         tmp_path / "aerial.yaml", small_world, small_cube, data={"cube": str(small_cube), "sensors": ["aerial"]}
     )
     data = prepare_data(load_train_spec(path), lambda stage, message: None)
@@ -149,3 +128,29 @@ def test_chips_snap_to_labels_coarser_than_the_cube(tmp_path: Path, small_world,
         # 1 m aerial, 2 m labels: every chip starts on a label pixel edge, so label chips are not shifted
         assert (window.left - geobox.affine.c) % 2 == 0 and (geobox.affine.f - window.top) % 2 == 0
         assert data.labels.read(window).shape == (80, 80)
+
+
+@pytest.mark.slow
+def test_train_data_parallel_on_two_processes_with_torchrun(tmp_path: Path, small_world, small_cube: Path) -> None:  # type: ignore[no-untyped-def]
+    """`torchrun --nproc-per-node 2 -m eofusion train`: MAE pretraining, fine-tuning on 2 ranks (gloo), one report."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    spec = write_train_spec(tmp_path / "train.yaml", small_world, small_cube, model={"pretrain_steps": 2},
+                       finetune={"steps": 4, "batch_size": 4}, baselines=[])  # fmt: skip
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+               "--master-port", str(port), "-m", "eofusion", "train", "--config", str(spec), "--device", "cpu",
+               "--json"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)  # rank 0 alone prints (and writes) the report
+    out = tmp_path / "out"
+    assert report == json.loads((out / "metrics.json").read_text())
+    assert (out / "model.safetensors").exists() and (out / "pretrain" / "last.safetensors").exists()
+    assert len(report["models"]["eofusion"]["loss_first_last"]) == 2

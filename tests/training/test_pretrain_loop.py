@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from eofusion.models import build_model
+from eofusion.models.device import pick_device
 from eofusion.training import PretrainConfig, load_checkpoint, pretrain
-from eofusion.training.pretrain import learning_rate, pick_device
+from eofusion.training.pretrain import learning_rate
 
 
 def test_tiny_model_reconstruction_loss_halves(dataset, tmp_path) -> None:
