@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,7 @@ from eofusion.errors import ConfigError, GridError
 from eofusion.grid import ChipWindow, pixel_window
 from eofusion.mapping.cog import ClassMapWriter, MapFiles, MapLayers, StreamedRaster
 from eofusion.mapping.legend import CLASS_NODATA, MapLegend
+from eofusion.mapping.timing import StageClock
 from eofusion.models.device import DevicePolicy
 from eofusion.models.inputs import SensorInput, collate_samples, read_sample
 
@@ -58,6 +61,7 @@ class Prediction:
     availability: Path
     geobox: GeoBox
     sensors: tuple[str, ...]
+    seconds: Mapping[str, float] = field(default_factory=dict)  # wall seconds per stage (mapping/timing.py)
 
 
 def taper(n: int, overlap: int) -> npt.NDArray[np.float32]:
@@ -163,28 +167,40 @@ class _Sweep:
     weight: npt.NDArray[np.float32]
     batch_size: int
     policy: DevicePolicy
+    clock: StageClock
+    reader: ThreadPoolExecutor  # reads the next batch of windows while the model computes this one
 
     def __post_init__(self) -> None:
         self.model.to(self.policy.device)
 
+    def _read(self, chunk: Sequence[ChipWindow]) -> list[dict[str, SensorInput]]:
+        return [{k: s[k] for k in self.keys if k in s} for s in (read_sample(self.cube, w) for w in chunk)]
+
     def row(self, windows: Sequence[ChipWindow], strip: _Strip, row_off: int) -> None:
         n = self.weight.shape[0]
-        for start in range(0, len(windows), self.batch_size):
-            chunk = windows[start : start + self.batch_size]
-            samples = [{k: s[k] for k in self.keys if k in s} for s in (read_sample(self.cube, w) for w in chunk)]
+        chunks = [windows[start : start + self.batch_size] for start in range(0, len(windows), self.batch_size)]
+        pending = self.reader.submit(self._read, chunks[0])
+        for index, chunk in enumerate(chunks):
+            with self.clock.stage("read"):
+                samples = pending.result()
+            if index + 1 < len(chunks):
+                pending = self.reader.submit(self._read, chunks[index + 1])
             # Windows where no sensor has a single valid pixel (outside the data) stay nodata: no forward
             # pass is spent on them.
-            present = [_availability(sample, self.keys, (n, n)) for sample in samples]
+            with self.clock.stage("blend"):
+                present = [_availability(sample, self.keys, (n, n)) for sample in samples]
             live = [i for i, b in enumerate(present) if b.any()]
             if not live:
                 continue
-            batch = {k: v.to(self.policy.device) for k, v in collate_samples([samples[i] for i in live]).items()}
-            with self.policy.autocast():
-                logits = self.model(batch, (n, n))
-            probs = torch.softmax(logits.float(), dim=1).cpu().numpy()
-            for i, p in zip(live, probs, strict=True):
-                col = int(pixel_window(self.geobox, chunk[i].bounds).col_off)
-                strip.add(row_off, col, p, self.weight, present[i])
+            with self.clock.stage("forward"):
+                batch = {k: v.to(self.policy.device) for k, v in collate_samples([samples[i] for i in live]).items()}
+                with self.policy.autocast():
+                    logits = self.model(batch, (n, n))
+                probs = torch.softmax(logits.float(), dim=1).cpu().numpy()
+            with self.clock.stage("blend"):
+                for i, p in zip(live, probs, strict=True):
+                    col = int(pixel_window(self.geobox, chunk[i].bounds).col_off)
+                    strip.add(row_off, col, p, self.weight, present[i])
 
 
 @torch.no_grad()
@@ -216,43 +232,77 @@ def predict_to_cog(
     xs = window_starts(right - left, config.chip_m, step_m, cube.coarsest_m)
     ys = window_starts(top - bottom, config.chip_m, step_m, cube.coarsest_m)
     weight = np.outer(taper(n, overlap), taper(n, overlap))
-    sweep = _Sweep(model, cube, keys, geobox, weight, config.batch_size, DevicePolicy.resolve(config.device))
+    clock = StageClock()
     class_values = np.array([c.value for c in legend.classes], dtype=np.uint8)
     model.eval()
     path = Path(path)
     avail_path = path.with_name(path.stem + "_sensors.tif")
-    strip = _Strip(len(class_values), geobox.width)
-    flushed = 0  # output rows already written
     layers = layers or MapLayers()
     soft = layers.probabilities or layers.confidence
-    with ClassMapWriter(path, geobox, legend, probabilities=layers.probabilities, confidence=soft, tags=tags) as writer:
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="eofusion-read") as reader,
+        ClassMapWriter(path, geobox, legend, probabilities=layers.probabilities, confidence=soft, tags=tags) as writer,
+    ):
+        sweep = _Sweep(model, cube, keys, geobox, weight, config.batch_size, DevicePolicy.resolve(config.device),
+                       clock, reader)  # fmt: skip
+        rows = _Rows(sweep, ys, xs, config.chip_m, (left, bottom, right, top))
         avail = StreamedRaster(avail_path, geobox, 1, 0, ["sensors_bitmask"])
         try:
-            for row_index, y_off in enumerate(ys):
-                windows = [ChipWindow(left + x, top - y_off, config.chip_m) for x in xs]
-                row0 = int(pixel_window(geobox, windows[0].bounds).row_off)
-                strip.grow_to(row0 + n - flushed)
-                sweep.row(windows, strip, row0 - flushed)
-                last = row_index == len(ys) - 1
-                # rows above the next row of windows are final
-                done = bottom if last else top - ys[row_index + 1]
-                ready = int(pixel_window(geobox, (left, done, right, top)).height) - flushed
-                if ready > 0:
-                    ids, mean, bits = strip.take(ready, class_values)
-                    window = Window(0, flushed, geobox.width, ready)  # type: ignore[call-arg]
-                    writer.write(window, ids, mean if soft else None)
-                    avail.write(bits, window)
-                    flushed += ready
-                if on_row:
-                    on_row(row_index + 1, len(ys))
+            rows.stream(writer, avail, class_values, soft, on_row)
             avail.publish("nearest", {"sensor_bits": json.dumps({str(i): k for i, k in enumerate(keys)})})
         except BaseException:
             avail.discard()
             raise
+        finishing = time.perf_counter()
+    clock.seconds["finish"] += time.perf_counter() - finishing  # the COGs' overviews, validation and rename
     if writer.files is None:  # pragma: no cover - set by a successful __exit__
         raise ConfigError(f"The map {path} was not written.")
     with rasterio.open(writer.files.classes) as src:
         written = GeoBox((src.height, src.width), src.transform, src.crs)
     if written != geobox:  # the map must lie exactly on its cube's grid, or mosaics and overlays drift
         raise GridError(f"The map {writer.files.classes} was written on {written}, not on its cube's grid {geobox}.")
-    return Prediction(writer.files, avail_path, geobox, keys)
+    return Prediction(writer.files, avail_path, geobox, keys, dict(clock.seconds))
+
+
+@dataclass
+class _Rows:
+    """Rows of windows, top to bottom; each finished band of output rows goes to the writers at once."""
+
+    sweep: _Sweep
+    ys: Sequence[float]
+    xs: Sequence[float]
+    chip_m: float
+    bounds: tuple[float, float, float, float]
+
+    def stream(
+        self,
+        writer: ClassMapWriter,
+        avail: StreamedRaster,
+        class_values: npt.NDArray[np.uint8],
+        soft: bool,
+        on_row: Callable[[int, int], None] | None,
+    ) -> None:
+        sweep, geobox, clock = self.sweep, self.sweep.geobox, self.sweep.clock
+        left, bottom, right, top = self.bounds
+        n = sweep.weight.shape[0]
+        strip = _Strip(len(class_values), geobox.width)
+        flushed = 0  # output rows already written
+        for row_index, y_off in enumerate(self.ys):
+            windows = [ChipWindow(left + x, top - y_off, self.chip_m) for x in self.xs]
+            row0 = int(pixel_window(geobox, windows[0].bounds).row_off)
+            strip.grow_to(row0 + n - flushed)
+            sweep.row(windows, strip, row0 - flushed)
+            last = row_index == len(self.ys) - 1
+            # rows above the next row of windows are final
+            done = bottom if last else top - self.ys[row_index + 1]
+            ready = int(pixel_window(geobox, (left, done, right, top)).height) - flushed
+            if ready > 0:
+                with clock.stage("blend"):
+                    ids, mean, bits = strip.take(ready, class_values)
+                window = Window(0, flushed, geobox.width, ready)  # type: ignore[call-arg]
+                with clock.stage("write"):
+                    writer.write(window, ids, mean if soft else None)
+                    avail.write(bits, window)
+                flushed += ready
+            if on_row:
+                on_row(row_index + 1, len(self.ys))
