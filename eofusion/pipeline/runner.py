@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import dask
+
 from eofusion.errors import ConfigError, EofusionError
 from eofusion.grid import NestedGrids
 from eofusion.locking import exclusive_writer
@@ -139,7 +141,12 @@ def run_tile(task: TileTask, processor: TileProcessor, retries: int, backoff_s: 
     while True:
         attempts += 1
         try:
-            result = publish_tile(task, processor(task))
+            # The tile's own Dask work (opening its cube with xarray, computing small arrays) runs on this
+            # worker's threads. Sent to the cluster, it would make the task secede while it waits, and the
+            # worker would start more tiles than it has threads: measured, 5 tiles at once on 2 one-thread
+            # workers, each slower (benchmarks/bench_job_scaling.py).
+            with dask.config.set(scheduler="threads"):
+                result = publish_tile(task, processor(task))
             seconds = time.perf_counter() - started
             _write_done(task, result, seconds)
             return TileRecord(task.tile_id, TileStatus.DONE, seconds, attempts, result.outputs, result.metrics)
