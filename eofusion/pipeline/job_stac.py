@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pystac
@@ -24,6 +25,15 @@ from eofusion.storage import Location
 
 logger = logging.getLogger(__name__)
 MOSAIC_ITEM_NAME = "mosaic.json"
+
+
+@dataclass(frozen=True)
+class FinishedTiles:
+    """The tiles a run ends with, their published items (read once: a national job has thousands) and legend."""
+
+    ids: list[str]
+    items: dict[str, pystac.Item]  # relative href -> item
+    legend: MapLegend
 
 
 def published_tile_items(spec: JobSpec, tile_ids: Sequence[str]) -> dict[str, pystac.Item]:
@@ -68,10 +78,10 @@ def write_mosaic_item(item: pystac.Item, folder: Path) -> Path:
     return write_item(item, folder / MOSAIC_ITEM_NAME)
 
 
-def publish_collection(spec: JobSpec, tile_ids: Sequence[str], legend: MapLegend) -> Location | None:
+def publish_collection(spec: JobSpec, finished: FinishedTiles) -> Location | None:
     """Write ``collection.json`` over the published tile items and the mosaic item; None when there is none."""
     target = spec.outputs.location / COLLECTION_FILE
-    items = published_tile_items(spec, tile_ids)
+    items = dict(finished.items)
     mosaic = spec.outputs.location / MOSAIC_ITEM_NAME
     if mosaic.exists():
         items[MOSAIC_ITEM_NAME] = pystac.Item.from_dict(json.loads(mosaic.read_text()))
@@ -79,6 +89,6 @@ def publish_collection(spec: JobSpec, tile_ids: Sequence[str], legend: MapLegend
         target.remove()  # an earlier run's collection must not describe maps that are gone
         return None
     description = f"Land-cover maps of job {spec.name}: one item per tile and one for the mosaic."
-    collection = job_collection(spec.name, description, items, legend, license=spec.outputs.license)
+    collection = job_collection(spec.name, description, items, finished.legend, license=spec.outputs.license)
     target.write_text(json.dumps(collection.to_dict(include_self_link=False, transform_hrefs=False), indent=2))
     return target

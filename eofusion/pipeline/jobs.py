@@ -18,6 +18,7 @@ from eofusion.mapping.cog import confidence_path
 from eofusion.mapping.mosaic import mosaic_class_maps
 from eofusion.pipeline.job_stac import (
     MOSAIC_ITEM_NAME,
+    FinishedTiles,
     mosaic_item,
     publish_collection,
     published_tile_items,
@@ -131,15 +132,16 @@ def run_spec(
     manifest = run_job(spec, tiles, processor, inputs_of=inputs_of, client=client, on_tile=on_tile)
     manifest.model = {"checkpoint": str(spec.model.checkpoint), "trained_on": trained}
     outputs: dict[str, str] = {}
-    finished = manifest.ids(TileStatus.DONE) + manifest.ids(TileStatus.SKIPPED)
+    ids = sorted(manifest.ids(TileStatus.DONE) + manifest.ids(TileStatus.SKIPPED))
+    finished = FinishedTiles(ids, published_tile_items(spec, ids), job_legend(spec))
     published = spec.outputs.location
-    if spec.outputs.mosaic and finished:
-        outputs = write_mosaic(spec, sorted(finished))
+    if spec.outputs.mosaic and ids:
+        outputs = write_mosaic(spec, finished)
     elif (published / MOSAIC_NAME).exists():  # an earlier configuration's: never let it pass for this run's
         logger.warning("removing %s: this run made no mosaic, it is an earlier configuration's", MOSAIC_NAME)
         for stale in MOSAIC_FILES:
             (published / stale).remove()
-    collection = publish_collection(spec, sorted(finished), job_legend(spec))
+    collection = publish_collection(spec, finished)
     if collection is not None:
         outputs["collection"] = str(collection)
     finish_manifest(manifest, published, outputs)
@@ -167,7 +169,7 @@ def _local_tile_maps(spec: JobSpec, tile_ids: Sequence[str]) -> list[Path]:
     return local
 
 
-def write_mosaic(spec: JobSpec, tile_ids: Sequence[str]) -> dict[str, str]:
+def write_mosaic(spec: JobSpec, finished: FinishedTiles) -> dict[str, str]:
     """One class-map COG of the finished tiles, clipped to the AOI, and its quicklook when the spec asks.
 
     Made in the local working folder and, for outputs in an object store, uploaded as whole objects.
@@ -176,7 +178,7 @@ def write_mosaic(spec: JobSpec, tile_ids: Sequence[str]) -> dict[str, str]:
 
     published = spec.outputs.location
     work = spec.outputs.work_dir
-    outputs = _write_local_mosaic(spec, tile_ids, work / MOSAIC_NAME)
+    outputs = _write_local_mosaic(spec, finished, work / MOSAIC_NAME)
     if not published.remote:
         return outputs
     urls = {}
@@ -191,11 +193,12 @@ def write_mosaic(spec: JobSpec, tile_ids: Sequence[str]) -> dict[str, str]:
     return urls
 
 
-def _write_local_mosaic(spec: JobSpec, tile_ids: Sequence[str], path: Path) -> dict[str, str]:
+def _write_local_mosaic(spec: JobSpec, finished: FinishedTiles, path: Path) -> dict[str, str]:
     import rasterio
 
-    legend = job_legend(spec)
-    mosaic = mosaic_class_maps(_local_tile_maps(spec, tile_ids), path, legend, bounds=mosaic_bounds(spec))
+    legend = finished.legend
+    tiles = _local_tile_maps(spec, finished.ids)
+    mosaic = mosaic_class_maps(tiles, path, legend, bounds=mosaic_bounds(spec))
     outputs = {"mosaic": str(mosaic.classes)}
     if mosaic.confidence is not None:
         outputs["mosaic_confidence"] = str(mosaic.confidence)
@@ -214,7 +217,7 @@ def _write_local_mosaic(spec: JobSpec, tile_ids: Sequence[str], path: Path) -> d
     else:
         quicklook.unlink(missing_ok=True)  # an earlier configuration's picture of another map
     shown = quicklook if spec.outputs.quicklook else None
-    item = mosaic_item(spec, mosaic, legend, published_tile_items(spec, tile_ids), shown)
+    item = mosaic_item(spec, mosaic, legend, finished.items, shown)
     outputs["mosaic_item"] = str(write_mosaic_item(item, path.parent))
     return outputs
 

@@ -121,12 +121,16 @@ class LandcoverTask(L.LightningModule):
         weights: Tensor | None = None,
     ) -> None:
         super().__init__()
-        self.model = model
         self.config = config or FinetuneConfig()
-        self.objective = TrainingObjective(model, self.config, weights)
+        self.objective = TrainingObjective(model, self.config, weights)  # holds the model: its weights once
         self.num_classes = num_classes
         self.generator = torch.Generator().manual_seed(self.config.seed)
         self.held_out = SegmentationMetric(num_classes, self.config.ignore_index)
+
+    @property
+    def model(self) -> nn.Module:
+        """The land-cover model being trained."""
+        return self.objective.model
 
     def forward(self, inputs: dict[str, SensorInput], out_shape: tuple[int, int]) -> Tensor:
         """Class logits ``[B, K, H, W]``."""
