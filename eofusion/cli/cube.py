@@ -85,6 +85,14 @@ def cube() -> None:
     show_default=True,
     help="A missing or corrupt asset: stop, or skip it (recorded in the group attribute eofusion:skipped).",
 )
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "source"]),
+    default="float32",
+    show_default=True,
+    help="float32 physical values, or 'source': the provider's integers with CF scale_factor/add_offset where a "
+    "group's files share them (half the bytes; float sources such as S1 and DSMs stay float32).",
+)
 @click.option("--scheduler", default=None, help="Dask scheduler address; default: a new LocalCluster; or 'threads'.")
 @click.option("--memory-limit", default="4GiB", show_default=True, help="Worker memory of the LocalCluster.")
 @click.option("--overwrite", is_flag=True, help="Replace a store built from another configuration.")
@@ -103,6 +111,7 @@ def build(
     chunk_size: int,
     no_cloud_mask: bool,
     on_error: str,
+    dtype: str,
     scheduler: str | None,
     memory_limit: str,
     overwrite: bool,
@@ -136,7 +145,7 @@ def build(
     for w in caught:
         log.info("%s", w.message)
     log.info("%d items found, %d usable", len(raw), len(items))
-    options = LoadOptions(chunk_size=chunk_size, mask_clouds=not no_cloud_mask, on_error=on_error)  # type: ignore[arg-type]
+    options = LoadOptions(chunk_size=chunk_size, mask_clouds=not no_cloud_mask, on_error=on_error, dtype=dtype)  # type: ignore[arg-type]
     band_map = {k: v.split() for k, v in _pairs(bands, "--bands").items()}
     grids = region if isinstance(region, NestedGrids) else nested_grids(region, res, crs=crs)
     bar = _Bar() if progress else None
@@ -200,6 +209,13 @@ def info(*, store: str, as_json: bool) -> None:
             shape = " x ".join(f"{k}={v}" for k, v in g["shape"].items())
             click.echo(f"  {name}: {shape}  {g['crs']} @ {g['resolution']:g}  bounds {g['bounds']}")
             click.echo(f"      bands {', '.join(g['bands'])}")
+            packing = g.get("packing")
+            stored = (
+                f"{g['dtype']} x {packing['scale_factor']:g} + {packing['add_offset']:g} (CF packed)"
+                if packing
+                else g["dtype"]
+            )
+            click.echo(f"      stored as {stored}")
             click.echo(
                 f"      {len(g['times'])} date(s) {g['times'][0] if g['times'] else ''} .. "
                 f"{g['times'][-1] if g['times'] else ''}; chunks {g['chunks']}; {g['items']} items; "

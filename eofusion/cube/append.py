@@ -107,6 +107,13 @@ def _check_compatible(group: str, old: xr.Dataset, new: xr.Dataset) -> None:
     for coord in ("x", "y"):
         if old.sizes[coord] != new.sizes[coord] or not np.allclose(old[coord].values, new[coord].values):
             raise CubeError(f"Group {group!r}: the new data's {coord} grid differs from the cube's; use the same grid.")
+    old_packing, new_packing = old.attrs.get("eofusion:packing"), new.attrs.get("eofusion:packing")
+    if old_packing != new_packing:
+        raise CubeError(
+            f"Group {group!r}: the cube stores {old_packing or 'float32'} values, the new dates would be "
+            f"{new_packing or 'float32'}; load them with the dtype the cube was built with (LoadOptions(dtype=...), "
+            "`--dtype`), or build a new cube."
+        )
     if list(old["band"].values) != list(new["band"].values):
         raise CubeError(
             f"Group {group!r}: bands {list(new['band'].values)} differ from the cube's {list(old['band'].values)}."

@@ -30,6 +30,7 @@ from odc.geo.geobox import GeoBox
 
 from eofusion.cube.chunks import DEFAULT_CACHE_BYTES, Block, CacheInfo, ChunkCache, ChunkFiles, chunk_span
 from eofusion.cube.groups import group_key
+from eofusion.cube.packing import Packing
 from eofusion.cube.schema import open_datatree
 from eofusion.errors import ConfigError, CubeSchemaError, UnknownBandError
 from eofusion.grid import Bounds, ChipWindow, NestedGrids, pixel_window
@@ -158,6 +159,7 @@ class Cube:
         self._cache = ChunkCache(cache_bytes)
         self._arrays: dict[str, zarr.Array] = {}
         self._files: dict[str, ChunkFiles | None] = {}
+        self._packing: dict[str, Packing | None] = {}
         self._pid = os.getpid()
         self.direct_chunks = True  # False: every read through zarr (slower; same pixels)
 
@@ -225,7 +227,7 @@ class Cube:
     # ------------------------------------------------------------------ reading
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_arrays"], state["_files"], state["_cache"] = {}, {}, None  # reopened per process
+        state["_arrays"], state["_files"], state["_packing"], state["_cache"] = {}, {}, {}, None  # reopened per process
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -239,10 +241,13 @@ class Cube:
     def _source(self, group: str) -> tuple[zarr.Array, ChunkFiles | None]:
         if self._pid != os.getpid():  # inherited through fork: own handles, own cache
             self._arrays, self._files, self._cache = {}, {}, ChunkCache(self.cache_bytes)
+            self._packing = {}
             self._pid = os.getpid()
         if group not in self._arrays:
             array = zarr.open_array(Location(self.path).zarr_store(read_only=True), path=f"{group}/data", mode="r")
-            self._arrays[group], self._files[group] = array, ChunkFiles.of(self.path, group, array)
+            self._packing[group] = Packing.of_array(array.dtype, array.attrs)  # before _arrays: other threads
+            self._files[group] = ChunkFiles.of(self.path, group, array)  # take a group in _arrays as ready
+            self._arrays[group] = array
         return self._arrays[group], (self._files[group] if self.direct_chunks else None)
 
     def _block(self, group: CubeGroup, cy: int, cx: int) -> Block:
@@ -253,8 +258,9 @@ class Cube:
             (ch, cw), (h, w) = group.chunk, group.shape
             rows, cols = slice(cy * ch, min((cy + 1) * ch, h)), slice(cx * cw, min((cx + 1) * cw, w))
             array, files = self._source(group.name)
-            raw = files.read(cy, cx, rows, cols) if files else array[:, :, rows, cols]
-            block = np.asarray(raw, dtype=np.float32)
+            raw = files.read(cy, cx, rows, cols) if files else np.asarray(array[:, :, rows, cols])
+            packing = self._packing[group.name]
+            block = packing.decode(raw) if packing is not None else np.asarray(raw, dtype=np.float32)
             if group.band_index != tuple(range(block.shape[1])):
                 block = block[:, list(group.band_index)]
             block = np.ascontiguousarray(block)

@@ -34,8 +34,9 @@ from eofusion.config import short_hash
 from eofusion.cube.block import BlockPlan, Slot, load_block
 from eofusion.cube.groups import SINGLE_DATE_GROUPS, choose_resampling, default_bands, group_key, item_group
 from eofusion.cube.masking import check_bits, cloud_mask_rule
+from eofusion.cube.packing import Packing, SourceEncoding, StoredDtype, source_packing
 from eofusion.cube.reader import asset_error, footprint, forget_remote_answers, network_retrying
-from eofusion.errors import CubeError, GridError, InputDataError, SkippedInputWarning, TransientInputError
+from eofusion.errors import ConfigError, CubeError, GridError, InputDataError, SkippedInputWarning, TransientInputError
 from eofusion.fingerprint import asset_identity
 from eofusion.grid import NestedGrids
 from eofusion.sensors import QA_PIXEL_DEFAULT_MASKED_BITS, SCL_DEFAULT_MASKED, Band
@@ -72,6 +73,9 @@ class LoadOptions:
         skip_records: Folder where block tasks record what they leave out while reading (an asset that
             fails mid-build, values outside the band's physical range); :func:`eofusion.cube.build_cube`
             sets it and moves the records into the cube. Where results go, not what they are: not hashed.
+        dtype: How the cube stores the values: ``float32`` physical values, or ``source``: the provider's
+            integers with CF ``scale_factor`` / ``add_offset`` where every band of a group shares them (half
+            the bytes; see :mod:`eofusion.cube.packing`). Groups with float sources stay float32 either way.
     """
 
     resampling: str | Mapping[str, str] | None = None
@@ -85,9 +89,12 @@ class LoadOptions:
     on_error: OnError = "raise"
     time_range: tuple[str, str] | None = field(default=None)
     skip_records: str | None = None
+    dtype: StoredDtype = "float32"
 
     def __post_init__(self) -> None:
         check_bits(frozenset(self.qa_pixel_masked_bits), "LoadOptions.qa_pixel_masked_bits")
+        if self.dtype not in ("float32", "source"):
+            raise ConfigError(f"LoadOptions.dtype must be 'float32' or 'source', got {self.dtype!r}.")
 
     def resampling_for(self, band: str) -> str | None:
         """The user's resampling override for ``band``, if any."""
@@ -99,6 +106,8 @@ class LoadOptions:
         """JSON-ready form, for the configuration hash and provenance."""
         d = asdict(self)
         d.pop("skip_records")
+        if self.dtype == "float32":  # the default leaves the hashes of cubes built before the option unchanged
+            d.pop("dtype")
         d["scl_masked"] = sorted(self.scl_masked)
         d["qa_pixel_masked_bits"] = sorted(self.qa_pixel_masked_bits)
         d["resampling"] = dict(self.resampling) if isinstance(self.resampling, Mapping) else self.resampling
@@ -122,8 +131,17 @@ def _to_target_bbox(item: NormalizedItem, crs: CRS) -> BoundingBox:
 REMOTE_RECHECKS = (0.5, 2.0)  # seconds before asking a remote header again after an unexplained failure
 
 
-def _probe(asset: BandAsset, *, rechecks: tuple[float, ...] = REMOTE_RECHECKS) -> str | None:
-    """Why an asset cannot be read (None when its header opens and has the band).
+@dataclass(frozen=True)
+class Probed:
+    """What opening an asset's header found: why it cannot be read (None: it can), and its band's data type."""
+
+    problem: str | None
+    file_dtype: str | None = None
+    file_nodata: float | None = None
+
+
+def _probe(asset: BandAsset, *, rechecks: tuple[float, ...] = REMOTE_RECHECKS) -> Probed:
+    """Why an asset cannot be read (``problem`` None when its header opens and has the band).
 
     Raises:
         TransientInputError: The header could not be fetched because of the network (after GDAL's retries):
@@ -133,11 +151,12 @@ def _probe(asset: BandAsset, *, rechecks: tuple[float, ...] = REMOTE_RECHECKS) -
         import os
 
         if not os.path.exists(asset.href):
-            return "does not exist"
+            return Probed("does not exist")
     try:
         with open_raster(asset.href) as src:
             if asset.band_index > src.count:
-                return f"has {src.count} band(s), asset asks for band {asset.band_index}"
+                return Probed(f"has {src.count} band(s), asset asks for band {asset.band_index}")
+            file_dtype, file_nodata = str(src.dtypes[asset.band_index - 1]), src.nodata
     except rasterio.errors.RasterioError as err:
         error = asset_error([asset], err)
         if isinstance(error, TransientInputError):
@@ -149,24 +168,24 @@ def _probe(asset: BandAsset, *, rechecks: tuple[float, ...] = REMOTE_RECHECKS) -
             time.sleep(rechecks[0])
             return _probe(asset, rechecks=rechecks[1:])
         if is_denied_message(str(err)):
-            return (
+            return Probed(
                 f"cannot be opened: {err} (access refused: check the credentials in the environment, "
                 "AWS_REQUEST_PAYER=requester for requester-pays buckets, or re-sign the catalog's hrefs)"
             )
-        return f"cannot be opened: {err}"
-    return None
+        return Probed(f"cannot be opened: {err}")
+    return Probed(None, file_dtype, file_nodata)
 
 
 # Asset headers are fetched this many at a time: over HTTP each open is a round trip (GDAL releases the GIL).
 PROBE_THREADS = 16
 
 
-def _probe_retrying(asset: BandAsset) -> str | None:
+def _probe_retrying(asset: BandAsset) -> Probed:
     """:func:`_probe`, tried again with backoff while the network fails (as block reads are)."""
     return network_retrying(lambda _: forget_remote_answers(asset.href))(_probe, asset)
 
 
-def probe_assets(assets: Sequence[BandAsset]) -> list[str | None]:
+def probe_assets(assets: Sequence[BandAsset]) -> list[Probed]:
     """:func:`_probe` of every asset, concurrently, in the given order."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -304,20 +323,22 @@ def load_aligned(
     )
     needed = set(band_names) | ({mask_rule.band} if mask_rule is not None else set())
     wanted = [(item, name, asset) for item in members for name, asset in item.assets.items() if name in needed]
-    problems = probe_assets([asset for _, _, asset in wanted])
+    probed = probe_assets([asset for _, _, asset in wanted])
     good: dict[str, dict[str, BandAsset]] = {item.id: {} for item in members}
-    for (item, name, asset), problem in zip(wanted, problems, strict=True):
-        if problem is None:
+    headers: dict[tuple[str, int], Probed] = {}
+    for (item, name, asset), found in zip(wanted, probed, strict=True):
+        if found.problem is None:
             good[item.id][name] = asset
+            headers[(asset.href, asset.band_index)] = found
             continue
-        message = f"Item {item.id!r} band {name!r}: {asset.href} {problem}."
+        message = f"Item {item.id!r} band {name!r}: {asset.href} {found.problem}."
         if opts.on_error == "raise":
             raise InputDataError(
                 message + " Fix the asset, or leave such inputs out: on_error='skip' (`cube build --on-error "
                 "skip`, `catalog.on_error: skip` in a job spec)."
             )
         warnings.warn(message + " Skipped.", SkippedInputWarning, stacklevel=2)
-        skipped.append({"item": item.id, "band": name, "href": asset.href, "reason": problem})
+        skipped.append({"item": item.id, "band": name, "href": asset.href, "reason": found.problem})
 
     bands_obj = tuple(sensor_obj.band(b) for b in band_names)
     target_res = abs(geobox.resolution.x)
@@ -351,6 +372,7 @@ def load_aligned(
         on_error=opts.on_error,
         skip_records=opts.skip_records,
     )
+    packing = _packing(group, opts, band_names, good, headers) if group != "s1" else None  # S1: dB floats
     config = {
         "group": group,
         "grid": {"crs": str(geobox.crs), "transform": list(geobox.transform)[:6], "shape": list(geobox.shape)},
@@ -366,7 +388,7 @@ def load_aligned(
         "skipped": skipped,
         "version": eofusion.__version__,
     }
-    config_hash = short_hash(config)
+    config_hash = short_hash({**config, **({"packing": packing.as_dict()} if packing else {})})
 
     cs = max(1, opts.chunk_size)
     ny, nx = geobox.shape
@@ -401,9 +423,41 @@ def load_aligned(
             "eofusion:skipped": json.dumps(skipped),
             "eofusion:options": json.dumps(opts.as_dict(), sort_keys=True),
             "eofusion:resolution": target_res,
+            **({"eofusion:packing": json.dumps(packing.as_dict())} if packing else {}),
         }
     )
     return ds
+
+
+def _packing(
+    group: str,
+    opts: LoadOptions,
+    band_names: Sequence[str],
+    good: Mapping[str, Mapping[str, BandAsset]],
+    headers: Mapping[tuple[str, int], Probed],
+) -> Packing | None:
+    """The group's CF packing when ``opts.dtype`` is ``source`` and its band assets allow it (else None).
+
+    The data type is the file's own (read from its header), not the catalog's statement: a catalog that says
+    uint16 for files holding float reflectance must not get its values rounded to integers. No data is what
+    the reader uses: the catalog's value, else the file's.
+    """
+    if opts.dtype != "source":
+        return None
+    return source_packing(
+        group,
+        (
+            SourceEncoding(
+                headers[(a.href, a.band_index)].file_dtype or "unknown",
+                a.nodata if a.nodata is not None else headers[(a.href, a.band_index)].file_nodata,
+                a.scale,
+                a.offset,
+            )
+            for assets in good.values()
+            for name, a in assets.items()
+            if name in band_names
+        ),
+    )
 
 
 def _block_task(plan: BlockPlan, cs: int, block_info: dict[Any, Any] | None = None) -> np.ndarray:

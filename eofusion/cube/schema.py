@@ -28,8 +28,14 @@ def _group_problems(store: Any, group: str) -> list[str]:
     dims = tuple(data.metadata.dimension_names or ())  # type: ignore[union-attr]
     if dims != DIMS:
         problems.append(f"{group}/data has dimensions {dims}, expected {DIMS}")
-    if str(data.dtype) != "float32":
-        problems.append(f"{group}/data is {data.dtype}, expected float32 (physical units, NaN = no data)")
+    packed = str(data.dtype) in ("uint8", "int8", "uint16", "int16")
+    if packed and not {"scale_factor", "_FillValue"} <= set(data.attrs):
+        problems.append(f"{group}/data is {data.dtype} without the CF attributes scale_factor and _FillValue")
+    elif not packed and str(data.dtype) != "float32":
+        problems.append(
+            f"{group}/data is {data.dtype}, expected float32 (physical units, NaN = no data) or an integer of at "
+            "most 2 bytes packed with CF scale_factor / add_offset / _FillValue"
+        )
     if data.attrs.get("grid_mapping") != "spatial_ref":
         problems.append(f"{group}/data lacks the CF attribute grid_mapping='spatial_ref'")
     ref = members.get("spatial_ref")
@@ -132,6 +138,8 @@ def cube_info(store: str | os.PathLike[str]) -> dict[str, Any]:
             ],
             "shards": list(arr.shards or arr.chunks),
             "chunks": list(arr.chunks),
+            "dtype": str(arr.dtype),
+            "packing": json.loads(str(ds.attrs["eofusion:packing"])) if "eofusion:packing" in ds.attrs else None,
             "items": sum(len(s) for s in json.loads(str(ds.attrs.get("eofusion:items", "[]")))),
             "skipped": json.loads(str(ds.attrs.get("eofusion:skipped", "[]"))),
             "config_hash": ds.attrs.get("eofusion:config_hash"),

@@ -1,7 +1,9 @@
 """The Zarr v3 cube: write (idempotent, resumable), append new dates, open with schema validation.
 
 Layout: one store, one group per sensor group (``s2``, ``s1``, ``aerial``, ``dsm``), each on its own grid,
-each holding ``data[time, band, y, x]`` float32 (see :mod:`eofusion.cube.load`) with CF ``spatial_ref``.
+each holding ``data[time, band, y, x]`` float32 (see :mod:`eofusion.cube.load`) with CF ``spatial_ref``, or the
+provider's integers with CF ``scale_factor`` / ``add_offset`` (``LoadOptions(dtype="source")``, see
+:mod:`eofusion.cube.packing`).
 
 Chunking: Zarr chunks are 256 x 256 px x all bands x one date. 256 px is the chip a training sampler
 reads, so a chip decodes one to four chunks holding every band it needs and nothing else; map-wide
@@ -10,6 +12,9 @@ chunks only, so no two tasks ever write the same object and a block is the unit 
 ``WriteOptions(sharded=True)`` each block becomes one Zarr shard (its chunks in one file: fewer files for big AOIs), but
 GDAL 3.12 cannot read shards, so plain chunks are the default. Compression: Blosc-LZ4 with byte shuffle:
 as small as zstd on noisy float32 reflectance (ratio ~1.3 either way) and ~4x faster to encode.
+On a local disk the chunk files of this layout are encoded and written by
+:class:`~eofusion.cube.chunks.ChunkFiles` (byte-identical to zarr's; zarr-python's single event-loop
+thread was what the build's threads waited on); object stores and sharded cubes are written through zarr.
 
 Resumability: a build first writes all metadata, then the blocks in any order; after each block a
 completion record (an empty file under ``_eofusion_progress/``) is written. A rerun with the same
@@ -36,6 +41,8 @@ from zarr.codecs import BloscCodec
 
 import eofusion
 from eofusion.config import short_hash
+from eofusion.cube.chunks import ChunkFiles
+from eofusion.cube.packing import Packing
 from eofusion.cube.scheduler import dask_client, run_tasks
 from eofusion.errors import CubeError
 from eofusion.locking import exclusive_writer
@@ -71,11 +78,21 @@ def _encoding(ds: xr.Dataset, sharded: bool) -> dict[str, Any]:
     enc: dict[str, Any] = {
         "chunks": (1, nb, *inner),
         "compressors": (BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),),
-        "fill_value": np.float32(np.nan),
     }
+    packing = packing_of(ds)
+    if packing is None:
+        enc["fill_value"] = np.float32(np.nan)
+    else:
+        enc.update(packing.zarr_encoding())
     if sharded:
         enc["shards"] = (1, nb, cy, cx)
     return {"data": enc}
+
+
+def packing_of(ds: xr.Dataset) -> Packing | None:
+    """The CF packing :func:`~eofusion.cube.load_aligned` chose for a group (None: float32)."""
+    text = ds.attrs.get("eofusion:packing")
+    return Packing(**json.loads(str(text))) if text else None
 
 
 def check_dataset(group: str, ds: xr.Dataset) -> None:
@@ -101,7 +118,17 @@ def root_attrs(store: Location) -> dict[str, Any] | None:
     return dict(json.loads(text).get("attributes", {}))
 
 
-_OPEN_ARRAYS: dict[tuple[str, str], tuple[object, zarr.Array]] = {}
+@dataclass(frozen=True)
+class _OpenArray:
+    """A cube group's ``data`` array opened for writing: how values are kept and, for plain local chunks, the
+    direct chunk writer (see :class:`~eofusion.cube.chunks.ChunkFiles`)."""
+
+    array: zarr.Array
+    packing: Packing | None
+    files: ChunkFiles | None
+
+
+_OPEN_ARRAYS: dict[tuple[str, str], tuple[object, _OpenArray]] = {}
 
 
 def _metadata_stamp(store: Location, array_path: str) -> object:
@@ -113,19 +140,27 @@ def _metadata_stamp(store: Location, array_path: str) -> object:
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-def _open_array(store: Location, array_path: str) -> zarr.Array:
+def _open_array(store: Location, array_path: str) -> _OpenArray:
     """The Zarr array, opened once per process while its metadata stays the same (appends change it)."""
     stamp = _metadata_stamp(store, array_path)
     hit = _OPEN_ARRAYS.get((store.raw, array_path))
     if hit is not None and hit[0] == stamp:
         return hit[1]
     arr = zarr.open_array(store=store.zarr_store(), path=array_path, mode="r+")
-    _OPEN_ARRAYS[(store.raw, array_path)] = (stamp, arr)
-    return arr
+    files = None if store.remote else ChunkFiles.of(store.raw, array_path.removesuffix("/data"), arr)
+    opened = _OpenArray(arr, Packing.of_array(arr.dtype, arr.attrs), files if files and files.compress else None)
+    _OPEN_ARRAYS[(store.raw, array_path)] = (stamp, opened)
+    return opened
 
 
 def _write_block(block: np.ndarray, store: str, array_path: str, region: tuple[slice, ...], marker: str) -> None:
-    _open_array(Location(store), array_path)[region] = block
+    # The store's own metadata says how values are kept (an append follows the cube it extends).
+    opened = _open_array(Location(store), array_path)
+    values = block if opened.packing is None else opened.packing.encode(block)
+    if opened.files is not None:
+        opened.files.write(region[0].start, region[2].start, region[3].start, values)
+    else:
+        opened.array[region] = values
     Location(marker).touch()  # the record appears only after the shard is fully written
 
 

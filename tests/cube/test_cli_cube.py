@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import xarray as xr
+import zarr
 from click.testing import CliRunner
 from cubefactory import dt
 
@@ -65,3 +66,22 @@ def test_cube_build_and_info(s2_scene: Callable[..., NormalizedItem], tmp_path: 
     assert "s2: time=2" in text.output
     rerun = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert "0 blocks written" in rerun.output
+    # --dtype source keeps the provider's integers: on the native grid the stored values ARE the file's DNs.
+    packed = tmp_path / "packed.zarr"
+    args_packed = [*args[: args.index("--out") + 1], str(packed), *args[args.index("--out") + 2 :], "--dtype", "source"]
+    result = CliRunner().invoke(cli, args_packed, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(CliRunner().invoke(cli, ["cube", "info", str(packed), "--json"]).output)
+    assert (
+        "stored as uint16 x 0.0001 + -0.1 (CF packed)" in CliRunner().invoke(cli, ["cube", "info", str(packed)]).output
+    )
+    assert summary["valid"] and summary["groups"]["s2"]["dtype"] == "uint16"
+    stored = zarr.open_array(str(packed), path="s2/data", mode="r")
+    band = summary["groups"]["s2"]["bands"].index("B04")
+    assert stored[0, band, 5, 3] == dn
+    with rasterio.open(scenes[0].assets["B02"].href) as src:  # a whole band: every DN kept, bit for bit
+        row0, col0 = src.index(float(cube.x[0]), float(cube.y[0]))
+        b02 = src.read(1)[row0 : row0 + stored.shape[2], col0 : col0 + stored.shape[3]]
+    assert b02.shape == stored.shape[2:] and np.array_equal(
+        stored[0, summary["groups"]["s2"]["bands"].index("B02")], b02
+    )

@@ -24,13 +24,29 @@ def small_world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
     return simulate_world(config, tmp_path_factory.mktemp("world") / "world")
 
 
-def _build(world, store: str) -> None:  # type: ignore[no-untyped-def]
+def _build(world, store: str, dtype: str = "float32") -> None:  # type: ignore[no-untyped-def]
     from eofusion.catalog import normalize_items, search
+    from eofusion.cube import LoadOptions
     from eofusion.pipeline.demo import COLLECTIONS, world_grids
 
     items = normalize_items(search(str(world.geoparquet_path), collections=list(COLLECTIONS)))
     grids = world_grids(world, {"s2": 10.0, "s1": 10.0, "dsm": 5.0})
-    build_cube(items, grids, ["s2", "s1", "dsm"], store, write=WriteOptions(scheduler="threads"))
+    options = LoadOptions(dtype=dtype)  # type: ignore[arg-type]
+    build_cube(items, grids, ["s2", "s1", "dsm"], store, options=options, write=WriteOptions(scheduler="threads"))
+
+
+def test_a_packed_cube_in_a_bucket_reads_as_the_same_cube_on_disk(s3_env, small_world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # In a bucket zarr writes the chunks, on disk eofusion's direct writer does: the same integers either way.
+    s3_env.create_bucket("cubes-packed")
+    url = "s3://cubes-packed/cube.zarr"
+    _build(small_world, url, "source")
+    _build(small_world, str(tmp_path / "cube.zarr"), "source")
+    remote, local = open_cube(url), open_cube(tmp_path / "cube.zarr")
+    assert cube_info(url)["groups"]["s2"]["dtype"] == "uint16"
+    assert cube_info(url)["groups"]["s1"]["dtype"] == "float32"  # backscatter in dB is not packed
+    for group in remote.groups:
+        bounds = remote.groups[group].geobox.boundingbox
+        np.testing.assert_array_equal(remote.read(group, bounds), local.read(group, bounds))
 
 
 def test_a_cube_in_a_bucket_equals_the_same_cube_on_disk(s3_env, small_world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
