@@ -13,6 +13,9 @@ Prints median wall-time and peak-memory ratios over ``--repeat`` interleaved run
 the machines are shared), pixel agreement with odc-stac, whether each tool returned exactly the requested
 grid, eofusion's decoded MB/s against a raw rasterio decode of the same pixels, and eofusion's share of the
 job's floor (decoding every source pixel plus encoding and writing the same output array: ``run_floor``).
+The output dtype is measured both ways: eofusion's float32 cube, and the same build stored as the
+provider's uint16 with CF ``scale_factor`` / ``add_offset`` (``LoadOptions(dtype="source")``): wall time,
+store size and share of its own floor (the decoded DNs written as uint16 with the same layout).
 """
 
 from __future__ import annotations
@@ -165,13 +168,19 @@ def target_grid(scenario: str, native: dict[str, Any]) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------- runners
-def run_eofusion(items: list[dict[str, Any]], grid: Any, resampling: str, out: Path) -> None:
+def run_eofusion(items: list[dict[str, Any]], grid: Any, resampling: str, out: Path, dtype: str = "float32") -> None:
     from eofusion.catalog import normalize_items
     from eofusion.cube import LoadOptions, WriteOptions, load_aligned, write_cube
 
     norm = normalize_items(items)
-    ds = load_aligned(norm, grid, "s2", options=LoadOptions(resampling=resampling, mask_clouds=False, chunk_size=CHUNK))
+    options = LoadOptions(resampling=resampling, mask_clouds=False, chunk_size=CHUNK, dtype=dtype)  # type: ignore[arg-type]
+    ds = load_aligned(norm, grid, "s2", options=options)
     write_cube({"s2": ds}, out, write=WriteOptions(scheduler="threads"))
+
+
+def run_eofusion_packed(items: list[dict[str, Any]], grid: Any, resampling: str, out: Path) -> None:
+    """eofusion storing the provider's uint16 with CF scale_factor/add_offset (``LoadOptions(dtype="source")``)."""
+    run_eofusion(items, grid, resampling, out, dtype="source")
 
 
 def run_odc(items: list[dict[str, Any]], grid: Any, resampling: str, out: Path) -> None:
@@ -236,14 +245,15 @@ def run_raw(items: list[dict[str, Any]]) -> int:
         return sum(pool.map(read, paths))
 
 
-def run_floor(items: list[dict[str, Any]], grid: Any, out: Path) -> int:
+def run_floor(items: list[dict[str, Any]], grid: Any, out: Path, packed: bool = False) -> int:
     """The honest limit of the job: decode every source pixel AND encode + write the output array.
 
     Both halves at full core use (threads = cores), one after the other: the decode is :func:`run_raw`'s;
     the write is an array of the target grid's shape (time x band x y x x, float32) with eofusion's own
     Zarr layout (256 px chunks of all bands and one date, Blosc-LZ4 + byte shuffle), its values the decoded
     pixels in reflectance (so it compresses as the cube does). No warping, no masking, no bookkeeping:
-    what any cube builder must pay at least. Returns the bytes decoded.
+    what any cube builder must pay at least. Returns the bytes decoded. ``packed``: the output is the
+    decoded uint16 DNs themselves (fill 0), as eofusion's ``dtype="source"`` cube stores them.
     """
     import rasterio
     import zarr
@@ -259,19 +269,21 @@ def run_floor(items: list[dict[str, Any]], grid: Any, out: Path) -> int:
         planes = [list(pool.map(decode, row)) for row in paths]
     height, width = grid.shape
     dates, bands = len(planes), len(planes[0])
+    dtype, fill = ("uint16", 0) if packed else ("float32", np.float32(np.nan))
     array = zarr.create_array(
-        str(out), shape=(dates, bands, height, width), chunks=(1, bands, 256, 256), dtype="float32",
-        compressors=(BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),), fill_value=np.float32(np.nan),
+        str(out), shape=(dates, bands, height, width), chunks=(1, bands, 256, 256), dtype=dtype,
+        compressors=(BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),), fill_value=fill,
         zarr_format=3, overwrite=True,
     )  # fmt: skip
 
     def write(task: tuple[int, int, int]) -> None:
         t, y, x = task
         h, w = min(CHUNK, height - y), min(CHUNK, width - x)
-        block = np.full((1, bands, h, w), np.nan, dtype=np.float32)
+        block = np.full((1, bands, h, w), fill, dtype=dtype)
         for b, plane in enumerate(planes[t]):
             part = plane[y : y + h, x : x + w]
-            block[0, b, : part.shape[0], : part.shape[1]] = part * np.float32(SCALE) + np.float32(OFFSET)
+            value = part if packed else part * np.float32(SCALE) + np.float32(OFFSET)
+            block[0, b, : part.shape[0], : part.shape[1]] = value
         array[t : t + 1, :, y : y + h, x : x + w] = block
 
     tasks = [(t, y, x) for t in range(dates) for y in range(0, height, CHUNK) for x in range(0, width, CHUNK)]
@@ -281,6 +293,9 @@ def run_floor(items: list[dict[str, Any]], grid: Any, out: Path) -> int:
 
 
 RUNNERS = {"eofusion": run_eofusion, "odc-stac": run_odc, "stackstac": run_stackstac}
+# Measured beside the float32 build: the same build stored as the provider's integers, and its floor.
+PACKED = {"eofusion-int": run_eofusion_packed}
+FLOORS = ("floor", "floor-int")
 
 
 def child(tool: str, scenario: str, workdir: Path) -> None:
@@ -295,7 +310,7 @@ def child(tool: str, scenario: str, workdir: Path) -> None:
     import xarray  # noqa: F401
     import zarr  # noqa: F401
 
-    if tool == "eofusion":
+    if tool.startswith("eofusion"):
         import eofusion.catalog
         import eofusion.cube  # noqa: F401
     elif tool == "odc-stac":
@@ -306,13 +321,14 @@ def child(tool: str, scenario: str, workdir: Path) -> None:
     start = time.perf_counter()
     if tool == "raw":
         nbytes = run_raw(items)
-    elif tool == "floor":
-        nbytes = run_floor(items, grid, out)
+    elif tool in FLOORS:
+        nbytes = run_floor(items, grid, out, packed=tool == "floor-int")
     else:
-        RUNNERS[tool](items, grid, "nearest" if scenario == "native" else "bilinear", out)
+        {**RUNNERS, **PACKED}[tool](items, grid, "nearest" if scenario == "native" else "bilinear", out)
         nbytes = 0
     wall = time.perf_counter() - start
-    print(json.dumps({"wall": wall, "bytes": nbytes}))
+    stored = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) if out.exists() else 0
+    print(json.dumps({"wall": wall, "bytes": nbytes, "stored": stored}))
 
 
 def spawn_measured(tool: str, scenario: str, workdir: Path) -> dict[str, Any]:
@@ -342,6 +358,7 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "wall": float(np.median([r["wall"] for r in ok])),
         "peak_mb": float(np.median([r["peak_mb"] for r in ok])),
         "bytes": ok[0]["bytes"],
+        "stored": ok[0].get("stored", 0),
         "walls": sorted(r["wall"] for r in ok),
     }
 
@@ -352,7 +369,7 @@ def open_result(tool: str, scenario: str, workdir: Path) -> Any:
     import xarray as xr
 
     path = workdir / f"{tool}-{scenario}.zarr"
-    if tool == "eofusion":
+    if tool.startswith("eofusion"):
         return xr.open_zarr(path, group="s2", consolidated=False, decode_coords="all")["data"].sortby("band")
     ds = xr.open_zarr(path, consolidated=False)
     if tool == "odc-stac":
@@ -417,6 +434,30 @@ def report(
         )
         if method == "bilinear":
             exact_reference_check(grid, workdir, {"eofusion": a[0, 0], "odc-stac": b[0, 0]})
+
+
+def report_packed(
+    scenario: str, plain: dict[str, Any], packed: dict[str, Any], floor_int: dict[str, Any], workdir: Path
+) -> None:
+    """The build stored as the provider's uint16 + CF scale/offset, beside the float32 one."""
+    if any("error" in r for r in (plain, packed, floor_int)):
+        print(f"  integer output: FAILED ({packed.get('error') or floor_int.get('error')})")
+        return
+    a = open_result("eofusion", scenario, workdir)
+    b = open_result("eofusion-int", scenario, workdir)
+    first = a.size > 2**28
+    a, b = (a[:1], b[:1]) if first else (a, b)
+    av, bv = a.values, b.values
+    both = np.isfinite(av) & np.isfinite(bv)
+    print(
+        f"  eofusion, uint16 + CF scale_factor/add_offset (dtype='source'): wall {packed['wall']:.2f} s "
+        f"({plain['wall'] / packed['wall']:.2f}x the float32 build), peak RSS {packed['peak_mb']:.0f} MB, "
+        f"store {packed['stored'] / 1e6:.0f} MB vs {plain['stored'] / 1e6:.0f} MB float32 "
+        f"({packed['stored'] / plain['stored']:.2f}); floor for uint16 output {floor_int['wall']:.2f} s -> "
+        f"{100 * floor_int['wall'] / packed['wall']:.0f} % of it; decoded values vs float32: max |diff| "
+        f"{np.abs(av[both] - bv[both]).max():.1e} (half the quantum: {SCALE / 2:.0e}), NaN pattern equal: "
+        f"{bool((np.isnan(av) == np.isnan(bv)).all())}"
+    )
 
 
 def exact_reference_check(grid: Any, workdir: Path, results: dict[str, Any]) -> None:
@@ -489,12 +530,13 @@ def main() -> None:
     for scenario in ("native", "reproject"):
         grid = target_grid(scenario, setup["native"])
         # Interleaved repeats (each tool sees the same load drift); medians are reported.
-        runs: dict[str, list[dict[str, Any]]] = {tool: [] for tool in (*RUNNERS, "floor")}
+        tools = (*RUNNERS, *PACKED, *FLOORS)
+        runs: dict[str, list[dict[str, Any]]] = {tool: [] for tool in tools}
         for _ in range(args.repeat):
-            for tool in (*RUNNERS, "floor"):
+            for tool in tools:
                 runs[tool].append(spawn_measured(tool, scenario, args.workdir))
         res = {tool: median_run(r) for tool, r in runs.items()}
-        floor = res.pop("floor")
+        floor, floor_int, packed = res.pop("floor"), res.pop("floor-int"), res.pop("eofusion-int")
         print(f"\nload average after the {scenario} runs: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
         read_bytes = src_bytes * grid.shape[0] * grid.shape[1] / (native.shape[0] * native.shape[1])
         report(scenario, grid, res, workdir=args.workdir, src_bytes=read_bytes, ceiling=ceiling)
@@ -506,6 +548,7 @@ def main() -> None:
                 f"{CORES} threads each): {floor['wall']:.2f} s; eofusion reaches {100 * share:.0f} % of it "
                 f"(target >= {100 * target:.0f} %: {'met' if share >= target else 'NOT met'})"
             )
+        report_packed(scenario, res["eofusion"], packed, floor_int, args.workdir)
 
 
 if __name__ == "__main__":

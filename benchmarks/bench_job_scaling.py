@@ -10,6 +10,14 @@ tile (measured inside the worker: queueing is not in it) in completion order, it
 slope, seconds per 100 tiles), the first and last tenth's medians, the wall time per tile of the whole run,
 and the workers' memory (RSS) after each tile: growing memory with flat times is a leak, growing times with
 flat memory is contention.
+
+``--cost`` instead runs one job on ``--tiles`` tiles and prints what a km2 costs end to end (core-seconds per
+km2 = time per tile x threads / tile area): the measured input of the continental plan (docs/continental-plan.md).
+``--sensors s2,s1`` makes a 10 m job (the world's aerial and DSM are then rendered only over ``--aerial-m``).
+
+    python benchmarks/bench_job_scaling.py --cost --tile-m 1280 --tiles 4                       # 1 m job
+    python benchmarks/bench_job_scaling.py --cost --sensors s2,s1 --world-m 10240 --aerial-m 600 \
+        --tile-m 2560 --tiles 9                                                                # 10 m job
 """
 
 from __future__ import annotations
@@ -23,11 +31,12 @@ from typing import Any
 import numpy as np
 
 
-def _world(workdir: Path, size_m: float) -> Any:
+def _world(workdir: Path, size_m: float, aerial_m: float | None = None) -> Any:
     from eofusion.simulate import WorldConfig, simulate_world
 
-    config = WorldConfig(seed=0, size_m=size_m, aerial_resolution_m=1.0)
-    return simulate_world(config, workdir / f"world-{size_m:.0f}m")  # kept when already rendered
+    config = WorldConfig(seed=0, size_m=size_m, aerial_resolution_m=1.0, aerial_size_m=aerial_m)
+    name = f"world-{size_m:.0f}m" + (f"-aerial{aerial_m:.0f}m" if aerial_m else "")
+    return simulate_world(config, workdir / name)  # kept when already rendered
 
 
 def _checkpoint(workdir: Path, world: Any) -> Path:
@@ -71,9 +80,9 @@ def _run(
         "tiling": {"crs": crs, "tile_size_m": args.tile_m},
         "time": {"start": "2024-01-01", "end": "2024-12-31"},
         "catalog": {"source": str(world.geoparquet_path),
-                    "collections": ["sentinel-2-l2a", "sentinel-1-rtc", "aerial-ign", "elevation"]},
-        "sensors": ["s2", "s1", "aerial", "dsm"],
-        "resolutions": {"s2": 10, "s1": 10, "aerial": 1, "dsm": 1},
+                    "collections": [COLLECTIONS[s] for s in args.sensors]},
+        "sensors": args.sensors,
+        "resolutions": {s: RESOLUTIONS[s] for s in args.sensors},
         "model": {"checkpoint": str(checkpoint)},
         "outputs": {"dir": str(out), "mosaic": False, "quicklook": False},
         "run": {"workers": args.workers, "threads_per_worker": args.threads, "retries": 0},
@@ -114,6 +123,27 @@ def _run(
     }
 
 
+COLLECTIONS = {"s2": "sentinel-2-l2a", "s1": "sentinel-1-rtc", "aerial": "aerial-ign", "dsm": "elevation"}
+RESOLUTIONS = {"s2": 10, "s1": 10, "aerial": 1, "dsm": 1}
+
+
+def _cost(workdir: Path, world: Any, checkpoint: Path, inside: list[str], crs: str, args: argparse.Namespace) -> None:
+    """One job on ``--tiles`` tiles: core-seconds per km2 end to end (search, cube, prediction, COGs, STAC)."""
+    tiles = inside[: args.tiles]
+    r = _run(workdir, world, checkpoint, tiles, crs, args)
+    km2 = (args.tile_m / 1000) ** 2
+    per_km2 = [t["seconds"] * args.threads / km2 for t in r["per_tile"]]
+    print(
+        f"cost: {len(tiles)} tiles of {args.tile_m:.0f} m ({km2:.3f} km2), sensors {','.join(args.sensors)}, map at "
+        f"{min(RESOLUTIONS[s] for s in args.sensors)} m: time per tile median {r['median_s']:.1f} s on "
+        f"{args.threads} thread(s) -> {np.median(per_km2):.2f} core-s per km2 (min {min(per_km2):.2f}, max "
+        f"{max(per_km2):.2f}); wall {r['wall_s']:.0f} s on {args.workers} workers; worker RSS up to "
+        f"{max(max(t['rss_mb']) for t in r['per_tile']):.0f} MB"
+    )
+    if args.json:
+        args.json.write_text(json.dumps({**r, "core_s_per_km2": float(np.median(per_km2))}, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/eofusion-scaling"))
@@ -123,13 +153,20 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--sensors", default="s2,s1,aerial,dsm", help="the job's sensors (s2,s1: a 10 m map)")
+    parser.add_argument("--aerial-m", type=float, default=None, help="aerial/DSM coverage side (default: the world)")
+    parser.add_argument("--cost", action="store_true", help="one job on --tiles tiles: core-seconds per km2")
     args = parser.parse_args()
+    args.sensors = [s.strip() for s in args.sensors.split(",")]
     args.workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    world = _world(args.workdir, args.world_m)
+    world = _world(args.workdir, args.world_m, args.aerial_m)
     checkpoint = _checkpoint(args.workdir, world)
     inside, crs = _inside_tiles(world, args.tile_m)
     print(f"world {args.world_m:.0f} m rendered/opened in {time.perf_counter() - t0:.0f} s; {len(inside)} tiles inside")
+    if args.cost:
+        _cost(args.workdir, world, checkpoint, inside, crs, args)
+        return
     if len(inside) < 10 * args.tiles:
         raise SystemExit(f"only {len(inside)} tiles of {args.tile_m:.0f} m inside: raise --world-m")
     rng = np.random.default_rng(0)  # tiles spread over the world, in an order that is not spatial
