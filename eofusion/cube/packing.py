@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 StoredDtype = Literal["float32", "source"]
 # Packing must save bytes over float32: integers of at most 2 bytes.
-_PACKABLE = ("uint8", "int8", "uint16", "int16")
+PACKABLE_DTYPES = ("uint8", "int8", "uint16", "int16")
 _WIDER = {"uint8": "uint16", "int8": "int16"}
 
 
@@ -135,7 +135,7 @@ def source_packing(group: str, encodings: Iterable[SourceEncoding]) -> Packing |
         )
         return None
     enc = found.pop()
-    if enc.dtype not in _PACKABLE:
+    if enc.dtype not in PACKABLE_DTYPES:
         log.info("Group %s stays float32: its files hold %s, not an integer of at most 2 bytes.", group, enc.dtype)
         return None
     if enc.nodata is not None and math.isfinite(enc.nodata) and float(enc.nodata).is_integer():

@@ -10,6 +10,7 @@ import xarray as xr
 import zarr
 from odc.geo import CRS
 
+from eofusion.cube.packing import PACKABLE_DTYPES
 from eofusion.cube.store import BAND_COORDS, DIMS, SCHEMA, root_attrs
 from eofusion.errors import CubeError, CubeSchemaError
 from eofusion.storage import Location
@@ -28,7 +29,7 @@ def _group_problems(store: Any, group: str) -> list[str]:
     dims = tuple(data.metadata.dimension_names or ())  # type: ignore[union-attr]
     if dims != DIMS:
         problems.append(f"{group}/data has dimensions {dims}, expected {DIMS}")
-    packed = str(data.dtype) in ("uint8", "int8", "uint16", "int16")
+    packed = str(data.dtype) in PACKABLE_DTYPES
     if packed and not {"scale_factor", "_FillValue"} <= set(data.attrs):
         problems.append(f"{group}/data is {data.dtype} without the CF attributes scale_factor and _FillValue")
     elif not packed and str(data.dtype) != "float32":
