@@ -36,7 +36,9 @@ import numpy as np
 import xarray as xr
 import zarr
 from dask.base import tokenize
-from dask.delayed import delayed
+from dask.delayed import Delayed
+from dask.highlevelgraph import HighLevelGraph
+from dask.typing import Key
 from zarr.codecs import BloscCodec
 
 import eofusion
@@ -206,6 +208,7 @@ def pending_tasks(
         marker_dir.mkdir()
         recorded = set(marker_dir.names())  # one listing, not one request per block
         token = tokenize(str(path), tag, group, ds.attrs.get("eofusion:config_hash"))
+        writes: dict[Key, Any] = {}
         for idx, region in _block_regions(ds["data"], t_offsets.get(group, 0)):
             total += 1
             marker = marker_dir / ".".join(map(str, idx))
@@ -217,10 +220,12 @@ def pending_tasks(
             # neighbouring parts of the files.
             t, _, iy, ix = idx
             name = f"eofusion-write-{group}-{iy:06d}-{ix:06d}-{t:06d}-{token}"
-            block = data.blocks[idx]
-            tasks.append(
-                delayed(_write_block)(block, str(path), f"{group}/data", region, str(marker), dask_key_name=name)
-            )
+            writes[name] = (_write_block, (data.name, *idx), str(path), f"{group}/data", region, str(marker))
+        # One graph layer of write tasks on the array's own block keys, shared by all of them: wrapping each
+        # block in dask.delayed instead copied a graph per block (18 MB for 1024 blocks, measured).
+        layer = f"eofusion-write-{group}-{token}"
+        graph = HighLevelGraph.from_collections(layer, writes, dependencies=[data])
+        tasks += [Delayed(name, graph, layer=layer) for name in writes]
     return tasks, total, done
 
 

@@ -107,6 +107,18 @@ def source_window(grid: SourceGrid, geobox: GeoBox, resampling: Resampling) -> W
     return _source_window(grid, _target_key(geobox), resampling)
 
 
+def _holds(stack: npt.NDArray[np.generic], nodata: float) -> bool:
+    """Whether GDAL could take any pixel of ``stack`` for ``nodata`` (float values: within a tolerance)."""
+    if np.issubdtype(stack.dtype, np.integer):
+        info = np.iinfo(stack.dtype)  # type: ignore[type-var]
+        if math.isnan(nodata) or nodata != int(nodata) or not info.min <= nodata <= info.max:
+            return False  # no pixel of this type can equal it
+        return bool((stack == stack.dtype.type(int(nodata))).any())
+    if math.isnan(nodata):
+        return bool(np.isnan(stack).any())
+    return bool(np.isclose(stack, nodata, rtol=1e-5, atol=0.0).any())  # GDAL's float comparison is not exact
+
+
 def warp_stack(
     stack: npt.NDArray[np.generic],
     grid: SourceGrid,
@@ -127,9 +139,15 @@ def warp_stack(
     The destination starts as NaN (``INIT_DEST``) and declares no nodata value: GDAL writes only the pixels
     it resamples from valid source pixels either way, but a destination nodata value makes it track which
     destination pixels are valid and run its general kernel, twice (bilinear) to four times (cubic) slower.
+    Likewise a source nodata value makes GDAL build a validity mask of the source window and take its masked
+    kernels (bilinear uint16 -> float32, 512-1024 px blocks: 6-25 % slower, measured); most windows hold no
+    nodata pixel at all (nodata is the swath's or the tile's edge), so such a window is warped as one without
+    nodata: GDAL computes exactly the same pixels (tested against its nodata-aware warp), only faster.
     """
     n, wh, ww = stack.shape
     h, w = geobox.shape
+    if nodata is not None and not _holds(stack, nodata):
+        nodata = None  # GDAL's fast kernels: same pixels, see the docstring
     bands = list(range(1, n + 1))
     options = {"INIT_DEST": "NAN"}
     if resampling is not Resampling.nearest:  # nearest has no kernel to size

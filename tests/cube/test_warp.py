@@ -125,3 +125,37 @@ def test_threaded_warps_emit_no_georeferencing_warning(s2_scene: Factory, resamp
         with ThreadPoolExecutor(4) as pool:
             out = list(pool.map(lambda b: read_assets(assets, b[2], resampling), _blocks(ROTATED, 32)))
     assert all(np.isfinite(o).any() for o in out)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "nodata", "hole"),
+    [("uint16", 0.0, False), ("uint16", 0.0, True), ("float32", float("nan"), False), ("float32", float("nan"), True),
+     ("float32", -9999.0, False), ("int16", -9999.0, True)],
+)  # fmt: skip
+def test_window_without_nodata_pixels_warps_as_gdal_with_nodata(dtype: str, nodata: float, hole: bool) -> None:
+    # A window that holds no nodata pixel is handed to GDAL without a nodata value (its unmasked kernels,
+    # faster): the pixels must be exactly those of GDAL's nodata-aware warp; a window with a hole keeps it.
+    rng = np.random.default_rng(2)
+    stack = (rng.random((2, 128, 128)) * 1000 + 1).astype(dtype)
+    clean = stack.copy()
+    if hole:
+        stack[:, 30:50, 40:70] = nodata
+    grid = warp.SourceGrid(rasterio.CRS.from_epsg(32631).to_wkt(), NATIVE.transform, (128, 128))
+    window = rasterio.windows.Window(0, 0, 128, 128)
+    got = np.empty((2, *ROTATED.shape), np.float32)
+    warp.warp_stack(stack, grid, window, nodata=nodata, geobox=ROTATED, resampling=Resampling.bilinear, out=got)
+    for k in range(2):
+        want = np.full(ROTATED.shape, np.nan, np.float32)
+        reproject(
+            stack[k], want, src_transform=NATIVE.transform, src_crs="EPSG:32631", dst_transform=ROTATED.transform,
+            dst_crs="EPSG:32632", src_nodata=nodata, dst_nodata=np.nan, resampling=Resampling.bilinear,
+            XSCALE=warp.scale(grid, ROTATED)[0], YSCALE=warp.scale(grid, ROTATED)[1],
+        )  # fmt: skip
+        np.testing.assert_array_equal(np.isnan(got[k]), np.isnan(want))
+        np.testing.assert_allclose(got[k], want, atol=1e-3, equal_nan=True)
+    outside = np.isnan(got).sum()
+    if hole:  # the hole stays empty: more NaN than the pixels outside the raster alone
+        plain = np.empty_like(got)
+        warp.warp_stack(clean, grid, window, nodata=nodata, geobox=ROTATED,
+                        resampling=Resampling.bilinear, out=plain)  # fmt: skip
+        assert outside > np.isnan(plain).sum()
