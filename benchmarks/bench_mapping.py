@@ -16,10 +16,13 @@ Targets checked and printed:
 2. fused (all four) mIoU >= random forest, U-Net and DOFA;
 3. unseen sensors: fused mIoU with the unseen sensor >= 85 % of its mIoU with the seen one.
 
-    python benchmarks/bench_mapping.py --out bench-output/mapping [--steps 1800] [--json bench-mapping.json]
+    python benchmarks/bench_mapping.py --out bench-output/mapping [--steps 1800] [--seeds 0,1] [--json FILE]
 
 The demo world and its cubes come from `eofusion demo`'s first stages (reused when already under --out).
-CPU training is not bit-reproducible across thread counts: compare figures of one run.
+CPU training is not bit-reproducible across thread counts: compare figures of one run. The held-out part is
+48 chips, so one seed's single-sensor figures move by several points from seed to seed: with ``--seeds`` every
+model is trained once per seed (runs under ``--out/seed<N>/``, reused when finished) and the table gives the
+means, each seed's figures beside them.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import argparse
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -100,13 +104,21 @@ def _spec(
 
 
 def _dedicated_sets(which: str) -> list[tuple[str, ...]]:
-    """``core`` (single sensors, leave-one-out, all four), ``all`` (15) or subset labels (``S2,all but DSM``)."""
+    """``core`` (single sensors, leave-one-out, all four), ``all`` (15) or subset labels (``S2,all but DSM``).
+
+    ``all`` alone means the 15 subsets; the four sensors together are ``all four`` (or ``all`` within a list).
+    """
     subsets = default_subsets(SENSORS)
     if which == "all":
         return list(subsets.values())
     if which == "core":
         return [s for s in subsets.values() if len(s) in (1, len(SENSORS) - 1, len(SENSORS))]
-    return [subsets[label.strip()] for label in which.split(",")]
+    labels = [label.strip() for label in which.split(",")]
+    labels = ["all" if label == "all four" else label for label in labels]
+    unknown = [label for label in labels if label not in subsets]
+    if unknown:
+        raise SystemExit(f"--dedicated: unknown subset(s) {unknown}; give core, all, or labels of {list(subsets)}.")
+    return [subsets[label] for label in labels]
 
 
 def _miou(model: nn.Module, dataset: Dataset[Sample], k: int, sensors: Sequence[str]) -> float:
@@ -145,6 +157,45 @@ def _unseen(
     return out
 
 
+@dataclass
+class SeedRun:
+    """The figures of one seed's models (or their mean over seeds): mIoU per model, per subset, per part."""
+
+    by_model: dict[str, float]  # the fused report's models on all four: "eofusion", "random forest", ...
+    by_subset: dict[str, float]  # the fused model on each subset
+    dedicated: dict[str, float]  # subset label -> the dedicated model's mIoU (those trained)
+    unseen: dict[str, Any]
+    seconds: dict[str, float]
+    dedicated_seeds: dict[str, int] = field(default_factory=dict)  # how many seeds each dedicated mean holds
+
+
+def _mean_tree(trees: Sequence[Any]) -> Any:
+    """Numbers averaged leaf by leaf over ``trees`` (same shape); other leaves (text, None) from the first."""
+    first = trees[0]
+    if isinstance(first, Mapping):
+        return {k: _mean_tree([t[k] for t in trees]) for k in first}
+    numbers = [t for t in trees if isinstance(t, int | float) and not isinstance(t, bool)]
+    if numbers and all(t is None or t in numbers for t in trees):  # a figure some seeds lack: the others' mean
+        return round(sum(numbers) / len(numbers), 2)
+    return first
+
+
+def _mean_runs(runs: Sequence[SeedRun]) -> SeedRun:
+    """Mean over seeds; a dedicated subset is averaged over the seeds it was trained for (counted)."""
+    labels = {label for run in runs for label in run.dedicated}
+    dedicated = {key: _mean_tree([r.dedicated[key] for r in runs if key in r.dedicated]) for key in labels}
+    counts = {key: sum(key in r.dedicated for r in runs) for key in labels}
+    seconds = {k: round(sum(r.seconds.get(k, 0.0) for r in runs), 1) for k in runs[0].seconds}
+    return SeedRun(
+        by_model=_mean_tree([r.by_model for r in runs]),
+        by_subset=_mean_tree([r.by_subset for r in runs]),
+        dedicated=dedicated,
+        unseen=_mean_tree([r.unseen for r in runs]),
+        seconds=seconds,
+        dedicated_seeds=counts,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("bench-output/mapping"))
@@ -156,7 +207,7 @@ def main() -> None:
     parser.add_argument(
         "--band-dropout", type=float, default=0.0, help="fused model: band-subset augmentation (default off)"
     )
-    parser.add_argument("--dedicated", default="core", help="core, all, or subset labels: 'S2,all but DSM'")
+    parser.add_argument("--dedicated", default="core", help="core, all (15), or subset labels: 'S2,all four'")
     parser.add_argument(
         "--parts",
         default="fused,dedicated,landsat,report",
@@ -165,10 +216,14 @@ def main() -> None:
         "same spec under --out are reused unless --force, so parts can run in parallel processes",
     )
     parser.add_argument("--force", action="store_true", help="retrain runs already finished under --out")
-    parser.add_argument("--seed", type=int, default=0)
+    # Several seeds: one seed's single-sensor figures moved by up to 7 mIoU points between seeds 0 and 1 (48
+    # held-out chips), more than most differences the table is read for; the report then gives every model's
+    # mean over the seeds, each seed's figures beside it.
+    parser.add_argument("--seeds", "--seed", default="0", help="comma-separated seeds; the table is the mean over them")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     args.out = args.out.absolute()
+    seeds = [int(s) for s in args.seeds.split(",")]
     started = time.perf_counter()
     seconds: dict[str, float] = {}
 
@@ -186,44 +241,22 @@ def main() -> None:
     world = timed("world", lambda: prepare_world(demo, say))
     cube = timed("training cube", lambda: training_cube(demo, world, say))
     unseen_store = timed("unseen-sensor cube", lambda: unseen_cube(demo, world, say))
-    paths = (world.root, cube)
-    subsets = default_subsets(SENSORS)
-    peers = ["unet", "dofa", "random_forest"]
-    fused_spec = _spec(
-        args, paths, "fused", SENSORS, dropout=args.dropout, band_dropout=args.band_dropout,
-        baselines=peers, subsets=subsets,
-    )  # fmt: skip
     parts = {p.strip() for p in args.parts.split(",")}
-    if "fused" in parts or "report" in parts:
-        fused = timed("fused model + peers", lambda: run_training(fused_spec, say, force=args.force))
-    dedicated: dict[str, float] = {}
-    for subset in _dedicated_sets(args.dedicated):
-        label = subset_label(subset, SENSORS)
-        spec = _spec(args, paths, "only-" + "-".join(subset), subset)
-        if "dedicated" in parts:
-            report = timed(f"dedicated {label}", lambda spec=spec: run_training(spec, say, force=args.force))  # type: ignore[misc]
-        else:  # the report alone trains nothing: it reads the dedicated runs finished under --out
-            found = finished_report(spec)
-            if found is None:
-                say("dedicated", f"{label}: no finished run under {args.out} (run --parts dedicated)")
-                continue
-            report = found
-        dedicated[label] = report["comparison"][0]["mIoU"]
-        seconds[f"dedicated {label}"] = report["comparison"][0]["train s"]
-    # What the unseen sensor can give at all: a model trained on Landsat itself (its 30 m pixels and seven
-    # bands lose detail that no model recovers), printed beside the fused model's Landsat score.
-    landsat_spec = _spec(args, (world.root, unseen_store), "only-landsat", ["landsat"])
-    landsat_ref: dict[str, Any] | None
-    if "landsat" in parts:
-        landsat_ref = timed("dedicated Landsat", lambda: run_training(landsat_spec, say, force=args.force))
-    else:
-        landsat_ref = finished_report(landsat_spec)
-    if "report" not in parts:
+    setup = dict(seconds)
+    runs: list[SeedRun] = []
+    for seed in seeds:
+        seed_args = argparse.Namespace(**{**vars(args), "seed": seed})
+        run = _run_seed(seed_args, (world.root, cube), unseen_store, parts, say, timed)
+        if run is not None:
+            runs.append(run)
+    if not runs:
         return
-    seconds["fused model + peers"] = sum(r.get("train s", 0.0) for r in fused["comparison"])
-    unseen = timed("unseen sensors", lambda: _unseen(args, fused_spec, unseen_store, say))
-    unseen["landsat_for_s2"]["trained_on_landsat_miou"] = landsat_ref["comparison"][0]["mIoU"] if landsat_ref else None
-    result = _results(fused, subsets, dedicated, unseen, seconds)
+    subsets = default_subsets(SENSORS)
+    result = _results(runs[0] if len(runs) == 1 else _mean_runs(runs), subsets)
+    result["seconds"] = {**setup, **result["seconds"]}  # the shared set-up, then each part (summed over seeds)
+    result["seeds"] = seeds
+    if len(runs) > 1:
+        result["per_seed"] = {str(seed): _results(run, subsets) for seed, run in zip(seeds, runs, strict=True)}
     _print(result)
     text = json.dumps(result, indent=2)
     (args.out / "bench-mapping.json").write_text(text)
@@ -231,15 +264,62 @@ def main() -> None:
         args.json.write_text(text)
 
 
-def _results(
-    fused: Mapping[str, Any],
-    subsets: Mapping[str, Sequence[str]],
-    dedicated: Mapping[str, float],
-    unseen: Mapping[str, Any],
-    seconds: Mapping[str, float],
-) -> dict[str, Any]:
-    by_model = {r["model"]: r["mIoU"] for r in fused["comparison"]}
-    by_subset = {r["sensors"]: r["mIoU"] for r in fused["subsets"]}
+def _run_seed(
+    args: argparse.Namespace, paths: tuple[Path, Path], unseen_store: Path, parts: set[str], say: Say, timed: Any
+) -> SeedRun | None:
+    """Train (or reuse) one seed's models; its figures when ``report`` is among ``parts``."""
+    world_root, _ = paths
+    subsets = default_subsets(SENSORS)
+    peers = ["unet", "dofa", "random_forest"]
+    fused_spec = _spec(
+        args, paths, "fused", SENSORS, dropout=args.dropout, band_dropout=args.band_dropout,
+        baselines=peers, subsets=subsets,
+    )  # fmt: skip
+    tag = f"seed {args.seed}: "
+    if "fused" in parts or "report" in parts:
+        fused = timed(tag + "fused model + peers", lambda: run_training(fused_spec, say, force=args.force))
+    dedicated: dict[str, float] = {}
+    trained_seconds: dict[str, float] = {}
+    for subset in _dedicated_sets(args.dedicated):
+        label = subset_label(subset, SENSORS)
+        spec = _spec(args, paths, "only-" + "-".join(subset), subset)
+        if "dedicated" in parts:
+            report = timed(f"{tag}dedicated {label}", lambda spec=spec: run_training(spec, say, force=args.force))  # type: ignore[misc]
+        else:  # the report alone trains nothing: it reads the dedicated runs finished under --out
+            found = finished_report(spec)
+            if found is None:
+                say("dedicated", f"{tag}{label}: no finished run under {args.out} (run --parts dedicated)")
+                continue
+            report = found
+        dedicated[label] = report["comparison"][0]["mIoU"]
+        trained_seconds[f"dedicated {label}"] = report["comparison"][0]["train s"]
+    # What the unseen sensor can give at all: a model trained on Landsat itself (its 30 m pixels and seven
+    # bands lose detail that no model recovers), printed beside the fused model's Landsat score.
+    landsat_spec = _spec(args, (world_root, unseen_store), "only-landsat", ["landsat"])
+    landsat_ref: dict[str, Any] | None
+    if "landsat" in parts:
+        landsat_ref = timed(tag + "dedicated Landsat", lambda: run_training(landsat_spec, say, force=args.force))
+    else:
+        landsat_ref = finished_report(landsat_spec)
+    if "report" not in parts:
+        return None
+    trained_seconds["fused model + peers"] = sum(r.get("train s", 0.0) for r in fused["comparison"])
+    t0 = time.perf_counter()
+    unseen = timed(tag + "unseen sensors", lambda: _unseen(args, fused_spec, unseen_store, say))
+    trained_seconds["unseen sensors"] = round(time.perf_counter() - t0, 1)
+    unseen["landsat_for_s2"]["trained_on_landsat_miou"] = landsat_ref["comparison"][0]["mIoU"] if landsat_ref else None
+    return SeedRun(
+        by_model={r["model"]: r["mIoU"] for r in fused["comparison"]},
+        by_subset={r["sensors"]: r["mIoU"] for r in fused["subsets"]},
+        dedicated=dedicated,
+        unseen=unseen,
+        seconds=trained_seconds,
+        dedicated_seeds={label: 1 for label in dedicated},
+    )
+
+
+def _results(run: SeedRun, subsets: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    by_model, by_subset, dedicated, unseen = run.by_model, run.by_subset, run.dedicated, run.unseen
     rows: dict[str, Any] = {}
     for label, sensors in subsets.items():
         mine, ded = by_subset[label], dedicated.get(label)
@@ -247,6 +327,7 @@ def _results(
             "sensors": list(sensors),
             "fused_miou": mine,
             "dedicated_miou": ded,
+            "dedicated_seeds": run.dedicated_seeds.get(label, 0),
             "fused_over_dedicated": None if not ded else round(mine / ded, 3),
         }
     full = by_subset["all"]
@@ -270,19 +351,29 @@ def _results(
         "unseen": dict(unseen),
         "unseen_ratios": unseen_ratio,
         "targets": targets,
-        "seconds": dict(seconds),
+        "seconds": dict(run.seconds),
     }
 
 
 def _print(result: Mapping[str, Any]) -> None:
-    print("\n=== mIoU on the held-out east part of the demo world (labels at 2 m) ===")
+    per_seed: Mapping[str, Any] = result.get("per_seed", {})
+    seeds = ", ".join(per_seed) or str(result["seeds"][0])
+    print(f"\n=== mIoU on the held-out east part of the demo world (labels at 2 m), seed(s) {seeds} ===")
+    if per_seed:
+        print("(each figure the mean over the seeds; each seed's in brackets, fused | dedicated)")
     print(f"{'sensors':<16} {'fused':>7} {'dedicated':>10} {'ratio':>7}")
     for label, row in result["subsets"].items():
         ded = "" if row["dedicated_miou"] is None else f"{row['dedicated_miou']:.1f}"
         ratio = "" if row["fused_over_dedicated"] is None else f"{row['fused_over_dedicated']:.2f}"
-        print(f"{label:<16} {row['fused_miou']:7.1f} {ded:>10} {ratio:>7}")
+        line = f"{label:<16} {row['fused_miou']:7.1f} {ded:>10} {ratio:>7}"
+        if per_seed:
+            fused = " / ".join(f"{r['subsets'][label]['fused_miou']:.1f}" for r in per_seed.values())
+            dedicated = [r["subsets"][label]["dedicated_miou"] for r in per_seed.values()]
+            line += f"   ({fused} | {' / '.join('-' if d is None else f'{d:.1f}' for d in dedicated)})"
+        print(line)
     for peer in ("random_forest", "unet", "dofa"):
-        print(f"{peer + ' (all four)':<24} {result[peer + '_miou']}")
+        each = " / ".join(str(r[peer + "_miou"]) for r in per_seed.values())
+        print(f"{peer + ' (all four)':<24} {result[peer + '_miou']}" + (f"   ({each})" if per_seed else ""))
     print("\nunseen sensors (alone / with the other three):")
     for key, row in result["unseen"].items():
         w = row["with_other_sensors"]
