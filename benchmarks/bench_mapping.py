@@ -305,8 +305,9 @@ def _run_seed(
         return None
     trained_seconds["fused model + peers"] = sum(r.get("train s", 0.0) for r in fused["comparison"])
     t0 = time.perf_counter()
-    unseen = timed(tag + "unseen sensors", lambda: _unseen(args, fused_spec, unseen_store, say))
+    unseen = _unseen(args, fused_spec, unseen_store, say)
     trained_seconds["unseen sensors"] = round(time.perf_counter() - t0, 1)
+    say("cost", f"{tag}unseen sensors: {trained_seconds['unseen sensors']:.0f} s")
     unseen["landsat_for_s2"]["trained_on_landsat_miou"] = landsat_ref["comparison"][0]["mIoU"] if landsat_ref else None
     return SeedRun(
         by_model={r["model"]: r["mIoU"] for r in fused["comparison"]},
