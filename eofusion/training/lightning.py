@@ -2,7 +2,7 @@
 
 For users who train with their own ``lightning.Trainer`` (callbacks, loggers, strategies such as DDP or
 FSDP, precision plugins): :class:`LandcoverTask` trains any eofusion land-cover model with the same objective
-as ``eofusion train`` (sensor subsets per chip, one sensor alone per chip, class weights; see
+as ``eofusion train`` (sensor subsets per chip, each sensor alone on every chip, class weights; see
 :mod:`eofusion.training.finetune`) and logs held-out OA / mIoU; :class:`ChipDataModule` serves labelled
 chip datasets (``eofusion.pipeline.lightning_data`` makes one from a training spec).
 
