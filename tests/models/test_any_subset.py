@@ -13,6 +13,7 @@ from eofusion.models import SensorInput, SpectralEncoder, model_config
 from eofusion.models.heads import SegmentationModel
 from eofusion.training.finetune import (
     FinetuneConfig,
+    TrainingObjective,
     evaluate,
     finetune,
     mask_sensors,
@@ -73,6 +74,40 @@ def test_mask_sensors_draws_every_subset_uniformly_and_never_an_empty_one() -> N
     assert all(abs(n - expected) < 0.4 * expected for n in counts.values()), counts
     untouched = mask_sensors(inputs, 0.0, generator)
     assert all(untouched[k] is inputs[k] for k in inputs)
+
+
+class _RecordingModel(SegmentationModel):
+    """Records the sensor views each training step decodes."""
+
+    views: list[list[dict[str, torch.Tensor]]]
+
+    def forward_views(self, inputs, out_shape, views):  # type: ignore[no-untyped-def]
+        self.views.append([dict(v) for v in views])
+        return super().forward_views(inputs, out_shape, views)
+
+
+def test_training_decodes_every_chip_from_each_sensor_alone() -> None:
+    """Besides the sampled subset, each sensor alone on every chip (what lifted the single-sensor maps)."""
+    torch.manual_seed(0)
+    model = _RecordingModel(SpectralEncoder(model_config("tiny")), num_classes=K)
+    model.views = []
+    inputs = make_inputs(batch=3, footprint_m=80, seed=2)
+    objective = TrainingObjective(model, FinetuneConfig(sensor_dropout=1.0))
+    loss = objective(inputs, torch.zeros(3, 40, 40, dtype=torch.long), torch.Generator().manual_seed(0))
+    assert bool(torch.isfinite(loss))
+    (views,) = model.views
+    assert len(views) == 1 + len(SENSORS)
+    alone = []
+    for view in views[1:]:
+        on = [k for k, chips in view.items() if bool(chips.all())]
+        assert len(on) == 1 and not any(bool(chips.any()) for k, chips in view.items() if k != on[0]), view
+        alone.append(on[0])
+    assert sorted(alone) == sorted(SENSORS)
+    model.views = []
+    TrainingObjective(model, FinetuneConfig(single_sensor_weight=0.0))(
+        inputs, torch.zeros(3, 40, 40, dtype=torch.long), torch.Generator().manual_seed(0)
+    )
+    assert len(model.views[0]) == 1  # weight 0: the sampled subset only
 
 
 class _Chips(Dataset[tuple[dict[str, SensorInput], torch.Tensor]]):
