@@ -19,7 +19,7 @@ chip per step (K sensors), decoded from one embedding pass
 user gets under clouds or from a partial archive); with uniform subsets alone each sensor would be seen on
 its own in only ~5 % of the chips. Every sensor alone on every chip, rather than one sensor drawn per chip,
 closed most of the gap to single-sensor models (benchmarks/bench_mapping.py's spec, two seeds, 1800 steps:
-S1 alone 50.3 -> 56.5 mIoU, DSM alone 38.0 -> 41.1, aerial alone 80.2 -> 83.3, all four 84.3 -> 86.4):
+S1 alone 50.3 -> 56.4 mIoU, DSM alone 38.0 -> 41.1, aerial alone 80.2 -> 83.3, all four 84.3 -> 86.4):
 with S2 in most views the model otherwise leaves half learnt the cues only the other sensors carry (canopy
 texture in the DSM, backscatter). The expected loss per sensor is the same as with one sensor drawn per
 chip, but its gradient comes from every chip instead of a quarter of them. The cost: ~1.8x the step time
