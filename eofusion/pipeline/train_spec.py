@@ -141,6 +141,10 @@ class FinetuneSpec(_Strict):
     # its bands, for models that will map with a sensor with fewer bands than training (e.g. Landsat where
     # training had Sentinel-2). Off by default: at 600 steps, 0.3 cost ~4 mIoU on the sensors seen.
     band_dropout: float = Field(default=0.0, ge=0, le=1)
+    # eofusion's model only (eofusion.training.augment): log-gain standard deviation of each chip's
+    # reflectance (exposure and another camera's band responses), for models that will map with a camera or
+    # satellite they did not train on. 0 turns it off.
+    radiometric_jitter: float = Field(default=0.0, ge=0, le=1)
     num_workers: int = Field(default=0, ge=0)
 
 
@@ -177,6 +181,8 @@ class TrainSpec(_Strict):
     def config_hash(self) -> str:
         """A short hash of everything that changes the results (not where they are written)."""
         payload = self.model_dump(mode="json", exclude={"outputs": True, "finetune": {"num_workers"}})
+        if not payload["finetune"]["radiometric_jitter"]:  # off: the hash of runs made before the option
+            del payload["finetune"]["radiometric_jitter"]
         return short_hash(payload)
 
 

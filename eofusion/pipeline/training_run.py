@@ -84,6 +84,7 @@ def finetune_config(spec: TrainSpec, dropout: float, sampling: SubsetSampling) -
         sensor_dropout=dropout,
         subset_sampling=sampling,
         band_dropout=ft.band_dropout,
+        radiometric_jitter=ft.radiometric_jitter,
         seed=spec.seed,
         num_workers=ft.num_workers,
     )

@@ -72,6 +72,7 @@ class FinetuneConfig:
     subset_sampling: SubsetSampling = "example"
     single_sensor_weight: float = 0.5  # eofusion's model: weight of the mean loss of the K single-sensor views
     band_dropout: float = 0.0  # eofusion's model: chance per sensor and step of a band subset (training/augment.py)
+    radiometric_jitter: float = 0.0  # eofusion's model: log-gain std of each chip's reflectance (training/augment.py)
     balanced_weights: bool = True
     ignore_index: int = IGNORE_INDEX
     seed: int = 0
@@ -165,7 +166,12 @@ class TrainingObjective(nn.Module):
         share = slice(self.ranks.rank * local, (self.ranks.rank + 1) * local)
         global_batch = local * self.ranks.world
         if isinstance(model, SegmentationModel):
-            inputs = augment_inputs(inputs, band_dropout=config.band_dropout, generator=generator)
+            inputs = augment_inputs(
+                inputs,
+                band_dropout=config.band_dropout,
+                radiometric_jitter=config.radiometric_jitter,
+                generator=generator,
+            )
             p = config.sensor_dropout if len(keys) > 1 else 0.0
             views = [_slice(subset_view(keys, global_batch, p, generator), share)]
             if config.single_sensor_weight > 0 and len(keys) > 1:

@@ -1,10 +1,11 @@
-"""Band-subset augmentation of a batch's sensor inputs."""
+"""Band-subset and radiometric augmentation of a batch's sensor inputs."""
 
 from __future__ import annotations
 
 import torch
 
-from eofusion.training.augment import augment_inputs, drop_bands
+from eofusion.sensors import BandKind
+from eofusion.training.augment import augment_inputs, drop_bands, jitter_radiometry
 
 from ..models.conftest import make_inputs
 
@@ -34,3 +35,33 @@ def test_augmentation_is_reproducible_from_the_generator() -> None:
     for key in inputs:
         assert first[key].bands == again[key].bands
         assert torch.equal(first[key].pixels, again[key].pixels)
+
+
+def test_radiometric_jitter_is_a_gain_in_physical_units_per_chip_on_reflectance_only() -> None:
+    inputs = make_inputs(batch=3, seed=4)
+    for item in inputs.values():
+        out = jitter_radiometry(item, 0.2, torch.Generator().manual_seed(5))
+        mean = torch.tensor([b.norm_mean for b in item.bands])[None, None, :, None, None]
+        std = torch.tensor([b.norm_std for b in item.bands])[None, None, :, None, None]
+        before, after = item.pixels * std + mean, out.pixels * std + mean  # physical values
+        for channel, band in enumerate(item.bands):
+            x, y = before[:, :, channel].reshape(3, -1), after[:, :, channel].reshape(3, -1)
+            if band.kind is BandKind.REFLECTANCE:  # one gain per chip and band, different between chips
+                gain = (x * y).sum(1, keepdim=True) / (x * x).sum(1, keepdim=True)
+                torch.testing.assert_close(y, gain * x, rtol=1e-4, atol=1e-4)
+                assert gain.std() > 0.01
+            else:  # SAR, elevation: untouched
+                assert torch.equal(out.pixels[:, :, channel], item.pixels[:, :, channel])
+    assert jitter_radiometry(inputs["s2"], 0.0, torch.Generator()) is inputs["s2"]
+
+
+def test_jitter_off_draws_nothing_so_earlier_runs_replay() -> None:
+    inputs = make_inputs(batch=2, seed=6)
+    plain = augment_inputs(inputs, band_dropout=0.5, generator=torch.Generator().manual_seed(8))
+    off = augment_inputs(inputs, band_dropout=0.5, radiometric_jitter=0.0, generator=torch.Generator().manual_seed(8))
+    on = augment_inputs(inputs, band_dropout=0.5, radiometric_jitter=0.1, generator=torch.Generator().manual_seed(8))
+    assert all(torch.equal(plain[key].pixels, off[key].pixels) for key in inputs)
+    assert any(
+        on[key].pixels.shape != plain[key].pixels.shape or not torch.equal(on[key].pixels, plain[key].pixels)
+        for key in inputs
+    )
