@@ -289,7 +289,7 @@ def _run_seed(
         if "dedicated" in parts:
             report = timed(f"{tag}dedicated {label}", lambda spec=spec: run_training(spec, say, force=args.force))  # type: ignore[misc]
         else:  # the report alone trains nothing: it reads the dedicated runs finished under --out
-            found = finished_report(spec)
+            found = finished_report(spec, say)
             if found is None:
                 say("dedicated", f"{tag}{label}: no finished run under {args.out} (run --parts dedicated)")
                 continue
@@ -305,7 +305,7 @@ def _run_seed(
             run = lambda ref_spec=ref_spec: run_training(ref_spec, say, force=args.force)  # noqa: E731
             unseen_refs[key] = timed(f"{tag}dedicated {name}", run)
         else:
-            unseen_refs[key] = finished_report(ref_spec)
+            unseen_refs[key] = finished_report(ref_spec, say)
     if "report" not in parts:
         return None
     trained_seconds["fused model + peers"] = sum(r.get("train s", 0.0) for r in fused["comparison"])

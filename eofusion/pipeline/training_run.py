@@ -31,6 +31,7 @@ from eofusion.pipeline.training_data import Say, TrainingData, prepare_data
 from eofusion.training.checkpoints import save_checkpoint
 from eofusion.training.distributed import Compute, main_first
 from eofusion.training.finetune import (
+    TRAINING_REVISION,
     FinetuneConfig,
     SubsetSampling,
     class_weights,
@@ -144,8 +145,12 @@ def _random_forest(spec: TrainSpec, data: TrainingData) -> ModelResult:
     return ModelResult("random forest", scores, [], seconds)
 
 
-def finished_report(spec: TrainSpec) -> dict[str, Any] | None:
-    """The report of an earlier run of the same spec (same hash) whose checkpoint is there, else None."""
+def finished_report(spec: TrainSpec, say: Say | None = None) -> dict[str, Any] | None:
+    """The report of an earlier run of this spec whose checkpoint is there, else None.
+
+    A run of the same spec hash trained by another revision of the training step (``TRAINING_REVISION``) is
+    not reused: its model is not what this code trains from the spec (``say`` is told why).
+    """
     import json
 
     path = spec.outputs.dir / "metrics.json"
@@ -153,8 +158,15 @@ def finished_report(spec: TrainSpec) -> dict[str, Any] | None:
         report: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    same = report.get("spec_hash") == spec.config_hash() and Path(report.get("checkpoint", "")).exists()
-    return report if same else None
+    if report.get("spec_hash") != spec.config_hash() or not Path(report.get("checkpoint", "")).exists():
+        return None
+    revision = report.get("training_revision", 1)  # runs made before the revision was recorded: 1
+    if revision != TRAINING_REVISION:
+        if say is not None:
+            say("train", f"{path.parent}: trained by revision {revision} of the training step, not "
+                f"{TRAINING_REVISION} (eofusion.training.finetune.TRAINING_REVISION): not reused")  # fmt: skip
+        return None
+    return report
 
 
 def run_training(
@@ -178,8 +190,8 @@ def run_training(
     ranks = compute.ranks
     out = spec.outputs.dir
     out.mkdir(parents=True, exist_ok=True)
-    done = finished_report(spec)
-    if done is not None and not force:
+    done = None if force else finished_report(spec, say)
+    if done is not None:
         say("train", f"already trained with this spec: {done['checkpoint']} (pass force=True / --force to retrain)")
         return done
     with main_first(ranks):
@@ -290,6 +302,7 @@ def _write_report(
         "name": spec.name,
         "task": spec.task,
         "spec_hash": spec.config_hash(),
+        "training_revision": TRAINING_REVISION,
         "checkpoint": str(checkpoint),
         "classes": data.classes.to_json(),
         "class_counts": counts,

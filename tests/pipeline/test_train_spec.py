@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ import yaml
 from eofusion.errors import ConfigError
 from eofusion.pipeline.train_spec import load_train_spec, train_spec_from_dict
 from eofusion.pipeline.training_data import class_table
-from eofusion.pipeline.training_run import _check_sensors, default_subsets
+from eofusion.pipeline.training_run import _check_sensors, default_subsets, finished_report
+from eofusion.training.finetune import TRAINING_REVISION
 
 REPO = Path(__file__).resolve().parents[2]
 ONE = {1: {"name": "x"}}
@@ -82,6 +84,30 @@ def test_hash_ignores_where_outputs_go() -> None:
     b = train_spec_from_dict(_spec(outputs={"dir": "elsewhere"}))
     c = train_spec_from_dict(_spec(seed=1))
     assert a.config_hash() == b.config_hash() != c.config_hash()
+
+
+def test_radiometric_jitter_off_keeps_the_hash_of_runs_made_before_it() -> None:
+    before = train_spec_from_dict(_spec())
+    off = train_spec_from_dict(_spec(finetune={"radiometric_jitter": 0.0}))
+    on = train_spec_from_dict(_spec(finetune={"radiometric_jitter": 0.1}))
+    assert before.config_hash() == off.config_hash() != on.config_hash()
+
+
+def test_a_run_of_another_training_revision_is_not_reused(tmp_path: Path) -> None:
+    spec = train_spec_from_dict(_spec(outputs={"dir": str(tmp_path)}))
+    (tmp_path / "model.safetensors").write_bytes(b"weights")
+    said: list[str] = []
+
+    def finished(**report: object) -> dict | None:
+        report = {"spec_hash": spec.config_hash(), "checkpoint": str(tmp_path / "model.safetensors"), **report}
+        (tmp_path / "metrics.json").write_text(json.dumps(report))
+        return finished_report(spec, lambda stage, message: said.append(message))
+
+    assert finished(training_revision=TRAINING_REVISION) is not None
+    assert finished(training_revision=TRAINING_REVISION - 1) is None
+    assert finished() is None  # made before runs recorded their revision: revision 1
+    assert f"trained by revision 1 of the training step, not {TRAINING_REVISION}" in said[-1]
+    assert finished(training_revision=TRAINING_REVISION, spec_hash="other") is None
 
 
 def test_default_subsets_are_every_nonempty_subset() -> None:
