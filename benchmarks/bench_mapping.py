@@ -95,9 +95,11 @@ def _spec(
                 "steps": args.steps,
                 "batch_size": 8,
                 "sensor_dropout": kw.get("dropout", 0.0),
-                # Band-subset augmentation makes the fused model robust to band sets it was not given; a
-                # dedicated model always gets its own full bands, so it trains without it.
+                # Band-subset and radiometric augmentation make the fused model robust to band sets and
+                # cameras it was not given; a dedicated model always gets its own sensor, so it trains without.
                 "band_dropout": kw.get("band_dropout", 0.0),
+                "radiometric_jitter": kw.get("radiometric_jitter", 0.0),
+                "response_jitter": kw.get("response_jitter", 0.0),
             },
             "baselines": kw.get("baselines", []),
             "subsets": kw.get("subsets", {}),
@@ -210,6 +212,12 @@ def main() -> None:
     parser.add_argument(
         "--band-dropout", type=float, default=0.0, help="fused model: band-subset augmentation (default off)"
     )
+    parser.add_argument(
+        "--radiometric-jitter", type=float, default=0.0, help="fused model: log-gain std of reflectance (default off)"
+    )
+    parser.add_argument(
+        "--response-jitter", type=float, default=0.0, help="fused model: chance of another camera's bands (default off)"
+    )
     parser.add_argument("--dedicated", default="core", help="core, all (15), or subset labels: 'S2,all four'")
     parser.add_argument(
         "--parts",
@@ -276,6 +284,7 @@ def _run_seed(
     peers = ["unet", "dofa", "random_forest"]
     fused_spec = _spec(
         args, paths, "fused", SENSORS, dropout=args.dropout, band_dropout=args.band_dropout,
+        radiometric_jitter=args.radiometric_jitter, response_jitter=args.response_jitter,
         baselines=peers, subsets=subsets,
     )  # fmt: skip
     tag = f"seed {args.seed}: "

@@ -145,6 +145,9 @@ class FinetuneSpec(_Strict):
     # reflectance (exposure and another camera's band responses), for models that will map with a camera or
     # satellite they did not train on. 0 turns it off.
     radiometric_jitter: float = Field(default=0.0, ge=0, le=1)
+    # eofusion's model only (eofusion.training.augment): chance per sensor and step that its reflectance bands
+    # come in as another camera's (moved centres, other widths), for a camera with other band responses.
+    response_jitter: float = Field(default=0.0, ge=0, le=1)
     num_workers: int = Field(default=0, ge=0)
 
 
@@ -181,8 +184,9 @@ class TrainSpec(_Strict):
     def config_hash(self) -> str:
         """A short hash of everything that changes the results (not where they are written)."""
         payload = self.model_dump(mode="json", exclude={"outputs": True, "finetune": {"num_workers"}})
-        if not payload["finetune"]["radiometric_jitter"]:  # off: the hash of runs made before the option
-            del payload["finetune"]["radiometric_jitter"]
+        for option in ("radiometric_jitter", "response_jitter"):  # off: the hash of runs made before them
+            if not payload["finetune"][option]:
+                del payload["finetune"][option]
         return short_hash(payload)
 
 

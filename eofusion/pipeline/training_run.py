@@ -86,6 +86,7 @@ def finetune_config(spec: TrainSpec, dropout: float, sampling: SubsetSampling) -
         subset_sampling=sampling,
         band_dropout=ft.band_dropout,
         radiometric_jitter=ft.radiometric_jitter,
+        response_jitter=ft.response_jitter,
         seed=spec.seed,
         num_workers=ft.num_workers,
     )

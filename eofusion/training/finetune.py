@@ -77,6 +77,7 @@ class FinetuneConfig:
     single_sensor_weight: float = 0.5  # eofusion's model: weight of the mean loss of the K single-sensor views
     band_dropout: float = 0.0  # eofusion's model: chance per sensor and step of a band subset (training/augment.py)
     radiometric_jitter: float = 0.0  # eofusion's model: log-gain std of each chip's reflectance (training/augment.py)
+    response_jitter: float = 0.0  # eofusion's model: chance per sensor and step of another camera's bands (augment.py)
     balanced_weights: bool = True
     ignore_index: int = IGNORE_INDEX
     seed: int = 0
@@ -174,6 +175,7 @@ class TrainingObjective(nn.Module):
                 inputs,
                 band_dropout=config.band_dropout,
                 radiometric_jitter=config.radiometric_jitter,
+                response_jitter=config.response_jitter,
                 generator=generator,
             )
             p = config.sensor_dropout if len(keys) > 1 else 0.0

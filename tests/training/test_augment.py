@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from eofusion.models.descriptors import band_descriptors
 from eofusion.sensors import BandKind
-from eofusion.training.augment import augment_inputs, drop_bands, jitter_radiometry
+from eofusion.training.augment import augment_inputs, drop_bands, jitter_radiometry, jitter_responses
 
 from ..models.conftest import make_inputs
 
@@ -65,3 +66,17 @@ def test_jitter_off_draws_nothing_so_earlier_runs_replay() -> None:
         on[key].pixels.shape != plain[key].pixels.shape or not torch.equal(on[key].pixels, plain[key].pixels)
         for key in inputs
     )
+
+
+def test_response_jitter_recasts_reflectance_bands_as_another_cameras() -> None:
+    inputs = make_inputs(batch=2, seed=9)
+    aerial, s1 = inputs["aerial"], inputs["s1"]
+    out = jitter_responses(aerial, 1.0, torch.Generator().manual_seed(3))
+    assert out.sensor is None and torch.equal(out.pixels, aerial.pixels)
+    for old, new in zip(aerial.bands, out.bands, strict=True):
+        assert new.name == old.name and new.centre_nm != old.centre_nm
+        assert 0.9 < new.centre_nm / old.centre_nm < 1.1 and 1 / 3.01 < new.bandwidth_nm / old.bandwidth_nm < 3.01
+    assert not torch.allclose(out.descriptors(), aerial.descriptors())
+    sar = jitter_responses(s1, 1.0, torch.Generator().manual_seed(3))  # SAR: the same descriptors
+    assert sar.bands == s1.bands and torch.equal(sar.descriptors(), band_descriptors(s1.bands, s1.sensor))
+    assert jitter_responses(aerial, 0.0, torch.Generator()) is aerial
