@@ -141,9 +141,9 @@ class FinetuneSpec(_Strict):
     # its bands, for models that will map with a sensor with fewer bands than training (e.g. Landsat where
     # training had Sentinel-2). Off by default: at 600 steps, 0.3 cost ~4 mIoU on the sensors seen.
     band_dropout: float = Field(default=0.0, ge=0, le=1)
-    # eofusion's model only (eofusion.training.augment): log-gain standard deviation of each chip's
-    # reflectance (exposure and another camera's band responses), for models that will map with a camera or
-    # satellite they did not train on. 0 turns it off.
+    # eofusion's model only (eofusion.training.augment): sigma of each chip's reflectance log-gain (common to
+    # its bands; sigma / 2 more per band: exposure and another camera's band responses), for models that will
+    # map with a camera or satellite they did not train on. 0 turns it off.
     radiometric_jitter: float = Field(default=0.0, ge=0, le=1)
     # eofusion's model only (eofusion.training.augment): chance per sensor and step that its reflectance bands
     # come in as another camera's (moved centres, other widths), for a camera with other band responses.

@@ -57,15 +57,24 @@ def drop_bands(item: SensorInput, p: float, generator: torch.Generator) -> Senso
     return replace(item, pixels=item.pixels[..., keep, :, :], bands=tuple(item.bands[i] for i in keep))
 
 
-def jitter_radiometry(item: SensorInput, sigma: float, generator: torch.Generator) -> SensorInput:
-    """``item`` (batched) with each chip's reflectance bands times ``exp(sigma * N + sigma / 2 * N_band)``."""
+def jitter_radiometry(
+    item: SensorInput, sigma: float, generator: torch.Generator, share: tuple[int, slice] | None = None
+) -> SensorInput:
+    """``item`` (batched) with each chip's reflectance bands times ``exp(sigma * N + sigma / 2 * N_band)``.
+
+    ``share``: the global batch size and this rank's chips of it (gains are drawn for the global batch, as
+    one process would draw them, then sliced); None: the whole batch is this process's.
+    """
     reflective = [i for i, band in enumerate(item.bands) if band.kind is BandKind.REFLECTANCE]
     if sigma <= 0 or not reflective:
         return item
-    pixels = item.pixels  # [B, T, C, H, W]
-    chips, bands = pixels.shape[0], len(item.bands)
+    pixels = item.pixels
+    if pixels.ndim != 5:
+        raise ValueError(f"jitter_radiometry takes a batch [B, T, C, H, W]; got shape {tuple(pixels.shape)}.")
+    bands = len(item.bands)
+    chips, mine = share if share is not None else (pixels.shape[0], slice(None))
     log_gain = sigma * torch.randn((chips, 1), generator=generator)
-    log_gain = log_gain + sigma / 2 * torch.randn((chips, bands), generator=generator)
+    log_gain = (log_gain + sigma / 2 * torch.randn((chips, bands), generator=generator))[mine]
     kept = torch.zeros(bands, dtype=torch.bool)
     kept[reflective] = True
     gain = torch.where(kept, log_gain.exp(), 1.0).to(pixels.device, pixels.dtype)  # [B, C]
@@ -75,8 +84,16 @@ def jitter_radiometry(item: SensorInput, sigma: float, generator: torch.Generato
 
 
 def jitter_responses(item: SensorInput, p: float, generator: torch.Generator) -> SensorInput:
-    """With probability ``p``, ``item``'s reflectance bands as an ad-hoc camera's (moved centres, other widths)."""
+    """With probability ``p``, ``item``'s reflectance bands as an ad-hoc camera's (moved centres, other widths).
+
+    A changed band is no longer the registry's, so its descriptor is the Gaussian response from its centre
+    and width (:mod:`eofusion.models.descriptors`); other bands (thermal, SAR, elevation) keep theirs.
+    """
+    # The coin is drawn for every sensor (with or without reflectance bands), so the draws that follow do not
+    # depend on which sensors a batch has.
     if p <= 0 or float(torch.rand((), generator=generator)) >= p:
+        return item
+    if not any(band.kind is BandKind.REFLECTANCE for band in item.bands):
         return item
     bands = []
     for band in item.bands:
@@ -87,7 +104,7 @@ def jitter_responses(item: SensorInput, p: float, generator: torch.Generator) ->
         width = (2 * float(torch.rand((), generator=generator)) - 1) * math.log(MAX_WIDTH_FACTOR)
         centre = band.centre_nm * math.exp(shift)
         bands.append(replace(band, centre_nm=centre, bandwidth_nm=min(band.bandwidth_nm * math.exp(width), centre / 2)))
-    return replace(item, bands=tuple(bands), sensor=None)  # no registry sensor: Gaussian responses
+    return replace(item, bands=tuple(bands))
 
 
 def augment_inputs(
@@ -97,11 +114,15 @@ def augment_inputs(
     generator: torch.Generator,
     radiometric_jitter: float = 0.0,
     response_jitter: float = 0.0,
+    share: tuple[int, slice] | None = None,
 ) -> dict[str, SensorInput]:
-    """Each sensor independently: reflectance gains jittered, bands as another camera's, then a band subset."""
+    """Each sensor independently: reflectance gains jittered, bands as another camera's, then a band subset.
+
+    ``share``: the global batch size and this rank's chips of it (see :func:`jitter_radiometry`).
+    """
     out = {}
     for key, item in inputs.items():
-        gained = jitter_radiometry(item, radiometric_jitter, generator)
+        gained = jitter_radiometry(item, radiometric_jitter, generator, share)
         recast = jitter_responses(gained, response_jitter, generator)
         out[key] = drop_bands(recast, band_dropout, generator)
     return out

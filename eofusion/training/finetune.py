@@ -76,7 +76,7 @@ class FinetuneConfig:
     subset_sampling: SubsetSampling = "example"
     single_sensor_weight: float = 0.5  # eofusion's model: weight of the mean loss of the K single-sensor views
     band_dropout: float = 0.0  # eofusion's model: chance per sensor and step of a band subset (training/augment.py)
-    radiometric_jitter: float = 0.0  # eofusion's model: log-gain std of each chip's reflectance (training/augment.py)
+    radiometric_jitter: float = 0.0  # eofusion's model: sigma of each chip's reflectance log-gain (training/augment.py)
     response_jitter: float = 0.0  # eofusion's model: chance per sensor and step of another camera's bands (augment.py)
     balanced_weights: bool = True
     ignore_index: int = IGNORE_INDEX
@@ -177,6 +177,7 @@ class TrainingObjective(nn.Module):
                 radiometric_jitter=config.radiometric_jitter,
                 response_jitter=config.response_jitter,
                 generator=generator,
+                share=(global_batch, share),
             )
             p = config.sensor_dropout if len(keys) > 1 else 0.0
             views = [_slice(subset_view(keys, global_batch, p, generator), share)]

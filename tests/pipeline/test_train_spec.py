@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from eofusion.config import short_hash
 from eofusion.errors import ConfigError
 from eofusion.pipeline.train_spec import load_train_spec, train_spec_from_dict
 from eofusion.pipeline.training_data import class_table
@@ -91,6 +92,12 @@ def test_radiometric_jitter_off_keeps_the_hash_of_runs_made_before_it() -> None:
     off = train_spec_from_dict(_spec(finetune={"radiometric_jitter": 0.0}))
     on = train_spec_from_dict(_spec(finetune={"radiometric_jitter": 0.1}))
     assert before.config_hash() == off.config_hash() != on.config_hash()
+    options = {"num_workers", "radiometric_jitter", "response_jitter"}  # the payload runs were hashed from before
+    assert before.config_hash() == short_hash(
+        before.model_dump(mode="json", exclude={"outputs": True, "finetune": options})
+    )
+    recast = train_spec_from_dict(_spec(finetune={"response_jitter": 0.5}))
+    assert recast.config_hash() not in (before.config_hash(), on.config_hash())
 
 
 def test_a_run_of_another_training_revision_is_not_reused(tmp_path: Path) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
-from eofusion.models.descriptors import band_descriptors
 from eofusion.sensors import BandKind
 from eofusion.training.augment import augment_inputs, drop_bands, jitter_radiometry, jitter_responses
 
@@ -56,27 +57,34 @@ def test_radiometric_jitter_is_a_gain_in_physical_units_per_chip_on_reflectance_
     assert jitter_radiometry(inputs["s2"], 0.0, torch.Generator()) is inputs["s2"]
 
 
-def test_jitter_off_draws_nothing_so_earlier_runs_replay() -> None:
+def test_augmentations_off_draw_nothing_so_earlier_runs_replay() -> None:
     inputs = make_inputs(batch=2, seed=6)
-    plain = augment_inputs(inputs, band_dropout=0.5, generator=torch.Generator().manual_seed(8))
-    off = augment_inputs(inputs, band_dropout=0.5, radiometric_jitter=0.0, generator=torch.Generator().manual_seed(8))
-    on = augment_inputs(inputs, band_dropout=0.5, radiometric_jitter=0.1, generator=torch.Generator().manual_seed(8))
-    assert all(torch.equal(plain[key].pixels, off[key].pixels) for key in inputs)
-    assert any(
-        on[key].pixels.shape != plain[key].pixels.shape or not torch.equal(on[key].pixels, plain[key].pixels)
-        for key in inputs
-    )
+    generator = torch.Generator().manual_seed(8)
+    state = generator.get_state()
+    augment_inputs(inputs, band_dropout=0.0, radiometric_jitter=0.0, response_jitter=0.0, generator=generator)
+    assert torch.equal(generator.get_state(), state)
+    old = torch.Generator().manual_seed(8)  # what band dropout alone drew before the jitters existed
+    before = {key: drop_bands(item, 0.5, old) for key, item in inputs.items()}
+    now = augment_inputs(inputs, band_dropout=0.5, generator=torch.Generator().manual_seed(8))
+    assert all(before[key].bands == now[key].bands for key in inputs)
+
+
+def test_radiometric_gains_are_drawn_for_the_global_batch_and_sliced_per_rank() -> None:
+    whole = make_inputs(batch=4, seed=10)["s2"]
+    one_process = jitter_radiometry(whole, 0.2, torch.Generator().manual_seed(5))
+    second_rank = replace(whole, pixels=whole.pixels[2:])
+    mine = jitter_radiometry(second_rank, 0.2, torch.Generator().manual_seed(5), share=(4, slice(2, 4)))
+    torch.testing.assert_close(mine.pixels, one_process.pixels[2:])
 
 
 def test_response_jitter_recasts_reflectance_bands_as_another_cameras() -> None:
     inputs = make_inputs(batch=2, seed=9)
     aerial, s1 = inputs["aerial"], inputs["s1"]
     out = jitter_responses(aerial, 1.0, torch.Generator().manual_seed(3))
-    assert out.sensor is None and torch.equal(out.pixels, aerial.pixels)
+    assert out.sensor == aerial.sensor and torch.equal(out.pixels, aerial.pixels)
     for old, new in zip(aerial.bands, out.bands, strict=True):
         assert new.name == old.name and new.centre_nm != old.centre_nm
         assert 0.9 < new.centre_nm / old.centre_nm < 1.1 and 1 / 3.01 < new.bandwidth_nm / old.bandwidth_nm < 3.01
     assert not torch.allclose(out.descriptors(), aerial.descriptors())
-    sar = jitter_responses(s1, 1.0, torch.Generator().manual_seed(3))  # SAR: the same descriptors
-    assert sar.bands == s1.bands and torch.equal(sar.descriptors(), band_descriptors(s1.bands, s1.sensor))
+    assert jitter_responses(s1, 1.0, torch.Generator().manual_seed(3)) is s1  # SAR: no reflectance band
     assert jitter_responses(aerial, 0.0, torch.Generator()) is aerial
