@@ -213,7 +213,10 @@ def main() -> None:
         "--band-dropout", type=float, default=0.0, help="fused model: band-subset augmentation (default off)"
     )
     parser.add_argument(
-        "--radiometric-jitter", type=float, default=0.0, help="fused model: log-gain std of reflectance (default off)"
+        "--radiometric-jitter",
+        type=float,
+        default=0.0,
+        help="fused model: sigma of a chip's reflectance log-gain (0: off)",
     )
     parser.add_argument(
         "--response-jitter", type=float, default=0.0, help="fused model: chance of another camera's bands (default off)"
@@ -308,8 +311,8 @@ def _run_seed(
             report = found
         dedicated[label] = report["comparison"][0]["mIoU"]
         trained_seconds[f"dedicated {label}"] = report["comparison"][0]["train s"]
-    # What each unseen sensor can give at all: a model trained on it (Landsat's 30 m pixels and seven bands, the
-    # NAIP camera's 0.6 m pixels lose detail that no model recovers), printed beside the fused model's score.
+    # What each unseen sensor can give at all: a model trained on it (Landsat's 30 m pixels and seven bands lose
+    # detail no model recovers; the NAIP camera keeps nearly all), printed beside the fused model's score.
     unseen_refs: dict[str, dict[str, Any] | None] = {}
     for key, (name, group) in UNSEEN_DEDICATED.items():
         ref_spec = _spec(args, (world_root, unseen_store), name, [group])

@@ -1,4 +1,4 @@
-"""Augmentations for sensors the model did not train on: band subsets and radiometric gains.
+"""Augmentations for sensors the model did not train on: band subsets, radiometric gains, band responses.
 
 Sensor subsets (:mod:`eofusion.training.finetune`) teach the model to do without a whole sensor; this
 teaches it to do without some of a sensor's bands, as a sensor it never saw usually has (Landsat's seven
