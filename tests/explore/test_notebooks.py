@@ -44,7 +44,12 @@ def run(name: str, work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     # The per-cell timeout only catches a hung kernel. The quickstart's model cell trains and maps (117 s on 2 cores
     # beside two training jobs; over 300 s when the README demo ran beside the whole suite), so it is not a budget.
     resources = {"metadata": {"path": str(tmp_path)}}
-    NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources=resources).execute()
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources=resources)
+    # Cell by cell inside setup_kernel, whose exit shuts the kernel down however the test ends: a notebook stopped
+    # by pytest-timeout must not leave its kernel mapping on and holding the demo outputs lock for the next test.
+    with client.setup_kernel():
+        for index, cell in enumerate(nb.cells):
+            client.execute_cell(cell, index)
     return nb
 
 
