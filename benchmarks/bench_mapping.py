@@ -98,6 +98,7 @@ def _spec(
                 # Band-subset and radiometric augmentation make the fused model robust to band sets and
                 # cameras it was not given; a dedicated model always gets its own sensor, so it trains without.
                 "band_dropout": kw.get("band_dropout", 0.0),
+                "band_dropout_sensors": kw.get("band_dropout_sensors"),
                 "radiometric_jitter": kw.get("radiometric_jitter", 0.0),
                 "response_jitter": kw.get("response_jitter", 0.0),
             },
@@ -213,6 +214,11 @@ def main() -> None:
         "--band-dropout", type=float, default=0.0, help="fused model: band-subset augmentation (default off)"
     )
     parser.add_argument(
+        "--band-dropout-sensors",
+        default=None,
+        help="fused model: the sensors whose bands --band-dropout cuts, e.g. 's2' (default: every sensor)",
+    )
+    parser.add_argument(
         "--radiometric-jitter",
         type=float,
         default=0.0,
@@ -290,6 +296,7 @@ def _run_seed(
     peers = ["unet", "dofa", "random_forest"]
     fused_spec = _spec(
         args, paths, "fused", SENSORS, dropout=args.dropout, band_dropout=args.band_dropout,
+        band_dropout_sensors=args.band_dropout_sensors.split(",") if args.band_dropout_sensors else None,
         radiometric_jitter=args.radiometric_jitter, response_jitter=args.response_jitter,
         baselines=peers, subsets=subsets,
     )  # fmt: skip

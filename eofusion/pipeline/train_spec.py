@@ -141,6 +141,11 @@ class FinetuneSpec(_Strict):
     # its bands, for models that will map with a sensor with fewer bands than training (e.g. Landsat where
     # training had Sentinel-2). Off by default: at 600 steps, 0.3 cost ~4 mIoU on the sensors seen.
     band_dropout: float = Field(default=0.0, ge=0, le=1)
+    # The sensors (of data.sensors) whose bands band_dropout may cut; the others always come in whole. None:
+    # every sensor. Cutting only Sentinel-2 (the many-band sensor an unseen satellite such as Landsat stands in
+    # for) keeps most of what band dropout gives unseen sensors at a quarter of its cost on the seen ones: the
+    # aerial's four bands and S1's two carry too much each to be cut (figures in README, "Unseen sensors").
+    band_dropout_sensors: SensorList | None = None
     # eofusion's model only (eofusion.training.augment): sigma of each chip's reflectance log-gain (common to
     # its bands; sigma / 2 more per band: exposure and another camera's band responses), for models that will
     # map with a camera or satellite they did not train on. 0 turns it off.
@@ -174,17 +179,23 @@ class TrainSpec(_Strict):
     outputs: OutputSpec
 
     @model_validator(mode="after")
-    def _subsets_of_the_data(self) -> TrainSpec:
+    def _named_sensors_are_in_the_data(self) -> TrainSpec:
         for label, sensors in (self.subsets or {}).items():
             extra = [s for s in sensors if s not in self.data.sensors]
             if extra:
                 raise ValueError(f"subset {label!r} names {extra}, which data.sensors {self.data.sensors} lacks")
+        extra = [s for s in self.finetune.band_dropout_sensors or [] if s not in self.data.sensors]
+        if extra:
+            raise ValueError(
+                f"finetune.band_dropout_sensors names {extra}, which data.sensors {self.data.sensors} lacks: "
+                "name sensors the model trains on"
+            )
         return self
 
     def config_hash(self) -> str:
         """A short hash of everything that changes the results (not where they are written)."""
         payload = self.model_dump(mode="json", exclude={"outputs": True, "finetune": {"num_workers"}})
-        for option in ("radiometric_jitter", "response_jitter"):  # off: the hash of runs made before them
+        for option in ("radiometric_jitter", "response_jitter", "band_dropout_sensors"):  # off: hash as before them
             if not payload["finetune"][option]:
                 del payload["finetune"][option]
         return short_hash(payload)

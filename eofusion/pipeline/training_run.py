@@ -85,6 +85,7 @@ def finetune_config(spec: TrainSpec, dropout: float, sampling: SubsetSampling) -
         sensor_dropout=dropout,
         subset_sampling=sampling,
         band_dropout=ft.band_dropout,
+        band_dropout_sensors=tuple(ft.band_dropout_sensors) if ft.band_dropout_sensors is not None else None,
         radiometric_jitter=ft.radiometric_jitter,
         response_jitter=ft.response_jitter,
         seed=spec.seed,

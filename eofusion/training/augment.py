@@ -50,6 +50,7 @@ and Landsat alone 39.0: the NAIP gain comes from the moved centres, and Landsat 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import replace
 
 import torch
@@ -130,15 +131,19 @@ def augment_inputs(
     generator: torch.Generator,
     radiometric_jitter: float = 0.0,
     response_jitter: float = 0.0,
+    band_dropout_sensors: Collection[str] | None = None,
     share: tuple[int, slice] | None = None,
 ) -> dict[str, SensorInput]:
     """Each sensor independently: reflectance gains jittered, bands as another camera's, then a band subset.
 
-    ``share``: the global batch size and this rank's chips of it (see :func:`jitter_radiometry`).
+    ``band_dropout_sensors``: the input keys whose bands may be dropped (None: every sensor); the others keep
+    all their bands and draw nothing for it. ``share``: the global batch size and this rank's chips of it
+    (see :func:`jitter_radiometry`).
     """
     out = {}
     for key, item in inputs.items():
         gained = jitter_radiometry(item, radiometric_jitter, generator, share)
         recast = jitter_responses(gained, response_jitter, generator)
-        out[key] = drop_bands(recast, band_dropout, generator)
+        cut = band_dropout_sensors is None or key in band_dropout_sensors
+        out[key] = drop_bands(recast, band_dropout if cut else 0.0, generator)
     return out

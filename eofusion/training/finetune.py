@@ -76,6 +76,7 @@ class FinetuneConfig:
     subset_sampling: SubsetSampling = "example"
     single_sensor_weight: float = 0.5  # eofusion's model: weight of the mean loss of the K single-sensor views
     band_dropout: float = 0.0  # eofusion's model: chance per sensor and step of a band subset (training/augment.py)
+    band_dropout_sensors: tuple[str, ...] | None = None  # the sensors band_dropout cuts (None: every sensor)
     radiometric_jitter: float = 0.0  # eofusion's model: sigma of each chip's reflectance log-gain (training/augment.py)
     response_jitter: float = 0.0  # eofusion's model: chance per sensor and step of another camera's bands (augment.py)
     balanced_weights: bool = True
@@ -174,6 +175,7 @@ class TrainingObjective(nn.Module):
             inputs = augment_inputs(
                 inputs,
                 band_dropout=config.band_dropout,
+                band_dropout_sensors=config.band_dropout_sensors,
                 radiometric_jitter=config.radiometric_jitter,
                 response_jitter=config.response_jitter,
                 generator=generator,

@@ -13,7 +13,7 @@ from eofusion.config import short_hash
 from eofusion.errors import ConfigError
 from eofusion.pipeline.train_spec import load_train_spec, train_spec_from_dict
 from eofusion.pipeline.training_data import class_table
-from eofusion.pipeline.training_run import _check_sensors, default_subsets, finished_report
+from eofusion.pipeline.training_run import _check_sensors, default_subsets, finetune_config, finished_report
 from eofusion.training.finetune import TRAINING_REVISION
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,6 +55,8 @@ def test_relative_paths_resolve_against_the_spec_file(tmp_path: Path) -> None:
         ({"data": {"cube": "c.zarr", "sensors": ["s2"], "build": {"bbox": [0, 0, 1, 1]}}}, "one of catalog or rasters"),
         ({"data": {"cube": "c.zarr", "sensors": ["s2", "modis"]}}, r"data\.sensors.*'modis'"),
         ({"subsets": {"radar": ["s1"]}}, r"subset 'radar' names \['s1'\]"),
+        ({"finetune": {"band_dropout_sensors": ["s1"]}}, r"band_dropout_sensors names \['s1'\]"),
+        ({"finetune": {"band_dropout_sensors": ["landsat-99"]}}, r"finetune\.band_dropout_sensors.*'landsat-99'"),
     ],
 )  # fmt: skip
 def test_invalid_specs_name_the_key(change: dict, message: str) -> None:
@@ -92,12 +94,22 @@ def test_radiometric_jitter_off_keeps_the_hash_of_runs_made_before_it() -> None:
     off = train_spec_from_dict(_spec(finetune={"radiometric_jitter": 0.0}))
     on = train_spec_from_dict(_spec(finetune={"radiometric_jitter": 0.1}))
     assert before.config_hash() == off.config_hash() != on.config_hash()
-    options = {"num_workers", "radiometric_jitter", "response_jitter"}  # the payload runs were hashed from before
+    options = {"num_workers", "radiometric_jitter", "response_jitter", "band_dropout_sensors"}  # hashed before them
     assert before.config_hash() == short_hash(
         before.model_dump(mode="json", exclude={"outputs": True, "finetune": options})
     )
     recast = train_spec_from_dict(_spec(finetune={"response_jitter": 0.5}))
     assert recast.config_hash() not in (before.config_hash(), on.config_hash())
+
+
+def test_band_dropout_sensors_are_group_keys_and_change_the_hash_only_when_given() -> None:
+    every = train_spec_from_dict(_spec(finetune={"band_dropout": 0.3}))
+    named = train_spec_from_dict(_spec(finetune={"band_dropout": 0.3, "band_dropout_sensors": ["Sentinel-2"]}))
+    assert named.finetune.band_dropout_sensors == ["s2"]
+    unset = train_spec_from_dict(_spec(finetune={"band_dropout": 0.3, "band_dropout_sensors": None}))
+    assert every.config_hash() == unset.config_hash() != named.config_hash()
+    assert finetune_config(named, 0.75, "example").band_dropout_sensors == ("s2",)
+    assert finetune_config(every, 0.75, "example").band_dropout_sensors is None
 
 
 def test_a_run_of_another_training_revision_is_not_reused(tmp_path: Path) -> None:

@@ -39,6 +39,25 @@ def test_augmentation_is_reproducible_from_the_generator() -> None:
         assert torch.equal(first[key].pixels, again[key].pixels)
 
 
+def test_band_dropout_cuts_only_the_named_sensors_and_draws_nothing_for_the_others() -> None:
+    inputs = make_inputs(batch=2, seed=11)
+    cut_sizes = set()
+    for seed in range(20):
+        out = augment_inputs(
+            inputs, band_dropout=1.0, band_dropout_sensors={"s2"}, generator=torch.Generator().manual_seed(seed)
+        )
+        for key, item in inputs.items():
+            if key != "s2":
+                assert out[key] is item  # whole, even the aerial's four bands at band_dropout 1
+        cut_sizes.add(len(out["s2"].bands))
+        # The draws are those of S2 alone: the other sensors take nothing from the generator.
+        alone = drop_bands(inputs["s2"], 1.0, torch.Generator().manual_seed(seed))
+        assert out["s2"].bands == alone.bands
+    assert max(cut_sizes) < len(inputs["s2"].bands)
+    every = augment_inputs(inputs, band_dropout=1.0, generator=torch.Generator().manual_seed(0))
+    assert len(every["aerial"].bands) < len(inputs["aerial"].bands)  # None: every sensor, as before
+
+
 def test_radiometric_jitter_is_a_gain_in_physical_units_per_chip_on_reflectance_only() -> None:
     inputs = make_inputs(batch=3, seed=4)
     for item in inputs.values():
