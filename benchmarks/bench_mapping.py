@@ -210,13 +210,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1800, help="fine-tuning steps of every deep model")
     parser.add_argument("--pretrain-steps", type=int, default=60)
     parser.add_argument("--dropout", type=float, default=0.75, help="fused model: share of chips on a random subset")
+    # Band dropout on Sentinel-2 only: a model that will meet sensors it never trained on (the issue's Landsat and
+    # NAIP camera) learns not to need S2's exact band set. Chosen among the settings measured on this world (both
+    # seeds, held-out mIoU; README): off, NAIP camera alone 0.71 of the aerial alone, Landsat 0.63 of S2 alone;
+    # 0.3 on S2 only, 0.93 and 0.73 for 0.8 points on all four (86.4 -> 85.6, still above every peer at each seed)
+    # and S1 alone 56.4 -> 54.8; 0.15 on S2 only, 0.89 and 0.64 and all four 85.1; 0.3 on every sensor (seed 0):
+    # all four 81.9, the aerial alone 77.5 (its four bands cut to two or three).
     parser.add_argument(
-        "--band-dropout", type=float, default=0.0, help="fused model: band-subset augmentation (default off)"
+        "--band-dropout", type=float, default=0.3, help="fused model: chance of a band subset per sensor and step"
     )
     parser.add_argument(
         "--band-dropout-sensors",
-        default=None,
-        help="fused model: the sensors whose bands --band-dropout cuts, e.g. 's2' (default: every sensor)",
+        default="s2",
+        help="fused model: the sensors whose bands --band-dropout cuts (default s2; 'all' for every sensor)",
     )
     parser.add_argument(
         "--radiometric-jitter",
@@ -296,7 +302,7 @@ def _run_seed(
     peers = ["unet", "dofa", "random_forest"]
     fused_spec = _spec(
         args, paths, "fused", SENSORS, dropout=args.dropout, band_dropout=args.band_dropout,
-        band_dropout_sensors=args.band_dropout_sensors.split(",") if args.band_dropout_sensors else None,
+        band_dropout_sensors=None if args.band_dropout_sensors == "all" else args.band_dropout_sensors.split(","),
         radiometric_jitter=args.radiometric_jitter, response_jitter=args.response_jitter,
         baselines=peers, subsets=subsets,
     )  # fmt: skip

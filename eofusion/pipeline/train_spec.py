@@ -138,13 +138,13 @@ class FinetuneSpec(_Strict):
     # them (see eofusion.training.finetune): 0 trains on the full stack only.
     sensor_dropout: float = Field(default=0.75, ge=0, le=1)
     # eofusion's model only (eofusion.training.augment): chance per sensor and step of a random subset of
-    # its bands, for models that will map with a sensor with fewer bands than training (e.g. Landsat where
-    # training had Sentinel-2). Off by default: at 600 steps, 0.3 cost ~4 mIoU on the sensors seen.
+    # its bands, for models that will map with sensors they did not train on (Landsat where training had
+    # Sentinel-2, another aerial camera). Off unless set: which sensors to cut depends on the band sets.
     band_dropout: float = Field(default=0.0, ge=0, le=1)
     # The sensors (of data.sensors) whose bands band_dropout may cut; the others always come in whole. None:
-    # every sensor. Cutting only Sentinel-2 (the many-band sensor an unseen satellite such as Landsat stands in
-    # for) keeps most of what band dropout gives unseen sensors at a quarter of its cost on the seen ones: the
-    # aerial's four bands and S1's two carry too much each to be cut (figures in README, "Unseen sensors").
+    # every sensor. 0.3 on Sentinel-2 only (the benchmark's fused model) kept most of what band dropout gives
+    # unseen sensors at a quarter of its cost on the seen ones: the aerial's four bands carry too much each to
+    # be cut (figures in README, "One model for any band set").
     band_dropout_sensors: SensorList | None = None
     # eofusion's model only (eofusion.training.augment): sigma of each chip's reflectance log-gain (common to
     # its bands; sigma / 2 more per band: exposure and another camera's band responses), for models that will
