@@ -13,7 +13,10 @@ cost accuracy elsewhere, so it is not done.)
 a single band (with Sentinel-1's two polarisations, dropping one on 30 % of the steps cost S1-alone maps
 17 mIoU points), and a user's sensor with under half the bands of the training sensor is far from what
 the model learnt anyway. Acts on a whole batch (its chips share one band list) and draws from the
-caller's generator, so training stays reproducible.
+caller's generator, so training stays reproducible. ``band_dropout_sensors`` limits it to some sensors: on
+Sentinel-2 only (the benchmark's fused model, two seeds) it lifted the NAIP camera alone from 0.71 to 0.93 of
+the aerial alone and Landsat alone from 0.63 to 0.73 of S2 alone for 0.8 mIoU on all four; on every sensor
+(seed 0) all four fell 4.8 points and the aerial alone 7.1, its four bands cut to two or three.
 
 :func:`jitter_radiometry` scales each chip's reflectance by a random gain: one for all its bands (exposure,
 sun height, haze) times a smaller one per band (another camera's band responses and white balance), in
