@@ -195,9 +195,12 @@ class TrainSpec(_Strict):
     def config_hash(self) -> str:
         """A short hash of everything that changes the results (not where they are written)."""
         payload = self.model_dump(mode="json", exclude={"outputs": True, "finetune": {"num_workers"}})
+        finetune = payload["finetune"]
+        if not finetune["band_dropout"]:  # no band dropout: which sensors it would cut changes nothing
+            finetune["band_dropout_sensors"] = None
         for option in ("radiometric_jitter", "response_jitter", "band_dropout_sensors"):  # off: hash as before them
-            if not payload["finetune"][option]:
-                del payload["finetune"][option]
+            if not finetune[option]:
+                del finetune[option]
         return short_hash(payload)
 
 

@@ -108,6 +108,8 @@ def test_band_dropout_sensors_are_group_keys_and_change_the_hash_only_when_given
     assert named.finetune.band_dropout_sensors == ["s2"]
     unset = train_spec_from_dict(_spec(finetune={"band_dropout": 0.3, "band_dropout_sensors": None}))
     assert every.config_hash() == unset.config_hash() != named.config_hash()
+    off = train_spec_from_dict(_spec(finetune={"band_dropout": 0.0, "band_dropout_sensors": ["s2"]}))
+    assert off.config_hash() == train_spec_from_dict(_spec()).config_hash()  # nothing cut: the runs made before
     assert finetune_config(named, 0.75, "example").band_dropout_sensors == ("s2",)
     assert finetune_config(every, 0.75, "example").band_dropout_sensors is None
 
