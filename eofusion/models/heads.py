@@ -208,8 +208,9 @@ class PyramidDecoder(nn.Module):
         self.up = nn.ModuleList(_conv_block(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(levels)))
         self.classify = nn.Conv2d(widths[0], num_classes, kernel_size=1)
         self.multiple = 2**levels
-        # Inputs normalised per pixel (not with batch statistics): the fused pixel features and the context
-        # change with the set of sensors present, and the decoder must see them on one scale whatever it is.
+        # Inputs normalised per chip (GroupNorm(1): over the channels and pixels of one chip, not with batch
+        # statistics): the fused pixel features and the context change with the set of sensors present, and
+        # the decoder must see them on one scale whatever it is.
         self.pixel_norm = nn.GroupNorm(1, pixel_dim)
         self.context_norm = nn.GroupNorm(1, context_dim)
 
