@@ -118,8 +118,25 @@ def publish_tile(task: TileTask, result: TileResult) -> TileResult:
         target = outputs / relative.as_posix()
         target.upload(path)
         published[key] = str(target)
-    shutil.rmtree(task.out_dir / "tiles" / task.tile_id, ignore_errors=True)
+    remove_folder_whole(task.out_dir / "tiles" / task.tile_id)
     return TileResult(published, result.metrics, result.inputs)
+
+
+def remove_folder_whole(folder: Path) -> None:
+    """Delete ``folder`` so that a kill at any moment leaves it whole or gone, never half-deleted.
+
+    It is renamed to a hidden sibling first (atomic on one file system), then deleted. A tile's half-deleted
+    working folder would still hold the root of its cube, marked complete, without some of its arrays: the
+    rerun of the tile would take it up and fail (seen when a kill landed during the removal). A leftover
+    of an earlier killed removal is deleted first.
+    """
+    trash = folder.with_name(f".{folder.name}.removing")
+    shutil.rmtree(trash, ignore_errors=True)
+    try:
+        folder.rename(trash)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _write_done(task: TileTask, result: TileResult, seconds: float) -> None:

@@ -18,7 +18,7 @@ from pipeline_fixtures import HERE, TILE_IDS, make_spec, tile_grids, write_input
 from tile_processors import threshold_processor
 
 from eofusion.pipeline import MANIFEST_NAME, TileStatus, done_record_path, run_job
-from eofusion.pipeline.runner import LOCK_NAME
+from eofusion.pipeline.runner import LOCK_NAME, remove_folder_whole
 
 
 def digest(path: Path) -> str:
@@ -162,3 +162,27 @@ def test_a_worker_loads_the_job_model_once_and_again_when_it_changes(tmp_path: P
     save_landcover_model(path, landcover_model(model_config("tiny"), 2), classes)  # retrained in place
     os.utime(path, ns=(1, 1))  # whatever the clock's resolution, the file's stamp changed
     assert landcover.worker_model(path, "cpu")[0] is not first
+
+
+def test_a_tile_folder_removal_killed_midway_leaves_no_half_deleted_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The working folder of a published tile is whole or gone: a rerun never finds half a cube there."""
+    folder = tmp_path / "tiles" / "t1"
+    (folder / "cube.zarr" / "s2").mkdir(parents=True)
+    (folder / "cube.zarr" / "zarr.json").write_text("{}")
+    (folder / "cube.zarr" / "s2" / "zarr.json").write_text("{}")
+
+    def killed(path: Path, ignore_errors: bool = False) -> None:
+        if Path(path).exists():
+            raise KeyboardInterrupt  # the process dies while deleting
+
+    monkeypatch.setattr("eofusion.pipeline.runner.shutil.rmtree", killed)
+    with pytest.raises(KeyboardInterrupt):
+        remove_folder_whole(folder)
+    assert not folder.exists()  # renamed away before any file was deleted
+    monkeypatch.undo()
+    folder.mkdir()  # the rerun makes the tile again, then publishes and removes it
+    remove_folder_whole(folder)
+    assert list((tmp_path / "tiles").iterdir()) == []  # the earlier leftover went too
+    remove_folder_whole(folder)  # absent is fine
