@@ -28,7 +28,6 @@ from eofusion.models.device import DevicePolicy
 from eofusion.pipeline.tasks import task_of
 from eofusion.pipeline.train_spec import TrainSpec
 from eofusion.pipeline.training_data import Say, TrainingData, prepare_data
-from eofusion.training.checkpoints import save_checkpoint
 from eofusion.training.distributed import Compute, main_first
 from eofusion.training.finetune import (
     TRAINING_REVISION,
@@ -40,6 +39,7 @@ from eofusion.training.finetune import (
     nonempty_subsets,
     subset_table,
 )
+from eofusion.training.landcover import save_baseline_model
 from eofusion.training.metrics import SegmentationScores
 from eofusion.training.plots import plot_confusion_matrix, plot_training_curves
 from eofusion.training.report import write_json, write_table
@@ -245,7 +245,7 @@ def _baselines(run: _Training) -> list[ModelResult]:
             result = _train_one(name, baseline, run, dropout=dropout, sampling="batch")
             if ranks.is_main:
                 path = spec.outputs.dir / f"baseline-{name}.safetensors"
-                save_checkpoint(path, baseline, seed=spec.seed, extra={"task": "landcover"})
+                save_baseline_model(path, baseline, seed=spec.seed)
         results.append(result)
         run.say("baseline", _score_text(result))
     return results

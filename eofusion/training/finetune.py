@@ -57,8 +57,9 @@ logger = logging.getLogger(__name__)
 SubsetSampling = Literal["example", "batch"]
 # The revision of the training step: bump it when a change of this module (not of the spec) changes the
 # weights a spec trains into. A finished run of another revision is retrained, not reused (its spec hash is
-# the same, its model is not). 1: one sensor alone drawn per chip; 2: each sensor alone on every chip.
-TRAINING_REVISION = 2
+# the same, its model is not). 1: one sensor alone drawn per chip; 2: each sensor alone on every chip; 3: the
+# land-cover head normalises each sensor before the fusion (eofusion.models.heads.HEAD_REVISION 2).
+TRAINING_REVISION = 3
 LabelledSample = tuple[dict[str, SensorInput], Tensor]
 Batch = tuple[dict[str, SensorInput], Tensor]
 

@@ -20,7 +20,7 @@ from torch import nn
 from eofusion.errors import CheckpointError
 from eofusion.models import SpectralEncoder
 from eofusion.models.config import ModelConfig
-from eofusion.models.heads import SegmentationModel
+from eofusion.models.heads import HEAD_REVISION, SegmentationModel
 from eofusion.training.checkpoints import load_checkpoint, save_checkpoint
 from eofusion.training.metrics import IGNORE_INDEX
 
@@ -82,7 +82,8 @@ def save_landcover_model(
 ) -> Path:
     """Write a land-cover checkpoint (weights + config + class table), atomically."""
     head_dim = model.context.out_channels
-    meta = {"task": TASK, "classes": classes.to_json(), "head_dim": head_dim, **dict(extra or {})}
+    meta = {"task": TASK, "classes": classes.to_json(), "head_dim": head_dim, "head_revision": HEAD_REVISION}
+    meta.update(extra or {})
     return save_checkpoint(path, model, seed=seed, bands=bands, extra=meta)
 
 
@@ -94,6 +95,7 @@ def load_landcover_model(path: str | os.PathLike[str]) -> tuple[SegmentationMode
         raise CheckpointError(
             f"{path} is not a land-cover checkpoint (task {extra.get('task')!r}); pass the output of `eofusion train`."
         )
+    check_head_revision(path, extra)
     classes = ClassTable.from_json(extra["classes"])
     model = SegmentationModel(SpectralEncoder(ckpt.config), len(classes.ids), head_dim=int(extra["head_dim"]))
     try:
@@ -108,6 +110,11 @@ def load_landcover_model(path: str | os.PathLike[str]) -> tuple[SegmentationMode
     return model.eval(), classes, ckpt.metadata
 
 
+def save_baseline_model(path: str | os.PathLike[str], model: nn.Module, *, seed: int | None = None) -> Path:
+    """Write a baseline (U-Net, DOFA) checkpoint, atomically; :func:`load_baseline_model` rebuilds it."""
+    return save_checkpoint(path, model, seed=seed, extra={"task": TASK, "head_revision": HEAD_REVISION})
+
+
 def load_baseline_model(path: str | os.PathLike[str]) -> nn.Module:
     """Rebuild a baseline (U-Net, DOFA) written by ``eofusion train`` (``baseline-<name>.safetensors``)."""
     from eofusion.models.baselines import baseline_from_config
@@ -120,8 +127,21 @@ def load_baseline_model(path: str | os.PathLike[str]) -> nn.Module:
             "load eofusion's own land-cover checkpoints with load_landcover_model()."
         )
     model = baseline_from_config(config)
+    if any(isinstance(part, SegmentationModel) for part in model.modules()):  # DOFA: eofusion's head
+        check_head_revision(path, ckpt.metadata.get("extra", {}))
     try:
         model.load_state_dict(ckpt.model_state)
     except RuntimeError as err:
         raise CheckpointError(f"{path} does not fit its baseline config: {str(err).splitlines()[0]}") from None
     return model.eval()
+
+
+def check_head_revision(path: str | os.PathLike[str], extra: Mapping[str, Any]) -> None:
+    """Refuse a checkpoint whose land-cover head was trained for other arithmetic (:data:`HEAD_REVISION`)."""
+    revision = int(extra.get("head_revision", 1))  # checkpoints before the field: revision 1
+    if revision != HEAD_REVISION:
+        raise CheckpointError(
+            f"{path} holds a land-cover head of revision {revision}; this eofusion computes revision "
+            f"{HEAD_REVISION} (each sensor's features normalised before the fusion), so the weights would map "
+            "wrongly. Retrain the model with this version (eofusion train, or eofusion demo)."
+        )

@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from eofusion.models import SensorInput, SpectralEncoder, model_config
-from eofusion.models.heads import SegmentationModel
+from eofusion.models.heads import SegmentationModel, SensorFeatures, SensorFusion
 from eofusion.training.finetune import (
     FinetuneConfig,
     TrainingObjective,
@@ -37,6 +37,23 @@ def test_fusion_does_not_depend_on_sensor_order() -> None:
     forward = model(inputs, (40, 40))
     backward = model(dict(reversed(list(inputs.items()))), (40, 40))
     assert torch.allclose(forward, backward, atol=1e-5)
+
+
+@torch.no_grad()
+def test_each_sensor_enters_the_fusion_on_its_own_scale() -> None:
+    """A sensor whose features came out 10x smaller (the DSM beside S1 was 5x) is not drowned by the other."""
+    torch.manual_seed(0)
+    fusion = SensorFusion(8, heads=2)
+    torch.nn.init.normal_(fusion.score.weight)  # trained scores, not the initial plain mean
+    present = torch.ones(2, 1, 6, 6)
+    present[0, :, :3] = 0  # chip 0: the DSM covers half of it
+    s1 = SensorFeatures(torch.randn(2, 8, 6, 6), torch.ones(2, 1, 6, 6))
+    dsm = SensorFeatures(torch.randn(2, 8, 6, 6) * present, present)
+    small_dsm = SensorFeatures(dsm.features * 0.1, present)
+    both, with_small = fusion({"s1": s1, "dsm": dsm}), fusion({"s1": s1, "dsm": small_dsm})
+    assert torch.allclose(both, with_small, atol=1e-2)  # up to the eps of the scale
+    assert not torch.allclose(both, fusion({"s1": s1}), atol=1e-2)  # and the DSM still counts
+    assert torch.allclose(both[0, :, :3], fusion({"s1": s1})[0, :, :3], atol=1e-5)  # where it is absent: S1 alone
 
 
 @torch.no_grad()
