@@ -41,7 +41,7 @@ from eofusion.fingerprint import asset_identity
 from eofusion.grid import NestedGrids
 from eofusion.sensors import QA_PIXEL_DEFAULT_MASKED_BITS, SCL_DEFAULT_MASKED, Band
 from eofusion.sensors.sentinel1 import DB_FLOOR
-from eofusion.storage import configure_gdal_for_cloud, open_raster
+from eofusion.storage import configure_gdal_for_cloud, open_raster, raster_env
 from eofusion.storage.transient import is_denied_message
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ def _probe(asset: BandAsset, *, rechecks: tuple[float, ...] = REMOTE_RECHECKS) -
         if not os.path.exists(asset.href):
             return Probed("does not exist")
     try:
-        with open_raster(asset.href) as src:
+        with raster_env(asset.href), open_raster(asset.href) as src:  # closed in the env too
             if asset.band_index > src.count:
                 return Probed(f"has {src.count} band(s), asset asks for band {asset.band_index}")
             file_dtype, file_nodata = str(src.dtypes[asset.band_index - 1]), src.nodata

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from torch import nn
 from eofusion.cube import group_keys
 from eofusion.errors import ConfigError
 from eofusion.models.device import DevicePolicy
+from eofusion.pipeline.model_results import ModelResult, RunIdentity, read_record, record_path, write_record
 from eofusion.pipeline.tasks import task_of
 from eofusion.pipeline.train_spec import TrainSpec
 from eofusion.pipeline.training_data import Say, TrainingData, prepare_data
@@ -40,7 +41,6 @@ from eofusion.training.finetune import (
     subset_table,
 )
 from eofusion.training.landcover import save_baseline_model
-from eofusion.training.metrics import SegmentationScores
 from eofusion.training.plots import plot_confusion_matrix, plot_training_curves
 from eofusion.training.report import write_json, write_table
 
@@ -49,6 +49,8 @@ logger = logging.getLogger(__name__)
 StepHook = Callable[[str, int, float], None]  # (model name, step, loss)
 EOFUSION = "eofusion"
 CHECKPOINT_NAME = "model.safetensors"
+RANDOM_FOREST = "random forest"
+_RESULT_NAMES = {"random_forest": RANDOM_FOREST}  # a baseline's name in reports, where it differs
 _NAMES = {"s2": "S2", "s1": "S1", "aerial": "aerial", "dsm": "DSM"}
 
 
@@ -93,20 +95,6 @@ def finetune_config(spec: TrainSpec, dropout: float, sampling: SubsetSampling) -
     )
 
 
-@dataclass
-class ModelResult:
-    """One model's training curve, time and held-out scores."""
-
-    name: str
-    scores: SegmentationScores
-    losses: list[float]
-    train_seconds: float
-    parcels: dict[str, float] | None = None  # crop types scored per parcel (majority vote)
-
-    def row(self, names: Mapping[int, str]) -> dict[str, Any]:
-        return {"model": self.name, **self.scores.as_row(names), "train s": round(self.train_seconds, 1)}
-
-
 @dataclass(frozen=True)
 class _Training:
     """What every model of a run is trained with: the spec, its data and the compute."""
@@ -116,6 +104,20 @@ class _Training:
     compute: Compute
     say: Say
     on_step: StepHook | None = None
+    recorded: Mapping[str, ModelResult] = field(default_factory=dict)  # models an earlier run trained
+
+    def record(self, result: ModelResult, checkpoint: Path | None) -> None:
+        """Record a trained model (rank 0) so that a killed run, run again, does not train it again."""
+        if self.compute.ranks.is_main:
+            write_record(self.spec.outputs.dir, result, _identity(self.spec), checkpoint)
+
+    def reused(self, name: str) -> ModelResult | None:
+        """The earlier run's result for ``name``, announced, or None when it must be trained."""
+        found = self.recorded.get(name)
+        if found is not None:
+            where = record_path(self.spec.outputs.dir, name)
+            self.say("train", f"{name}: trained by an earlier run of this spec ({where}): reused, not retrained")
+        return found
 
 
 def _train_one(
@@ -144,7 +146,7 @@ def _random_forest(spec: TrainSpec, data: TrainingData) -> ModelResult:
     forest = fit_random_forest(data.train, seed=spec.seed)
     seconds = time.perf_counter() - started
     scores = evaluate_random_forest(forest, data.test, len(data.classes.ids))
-    return ModelResult("random forest", scores, [], seconds)
+    return ModelResult(RANDOM_FOREST, scores, [], seconds)
 
 
 def finished_report(spec: TrainSpec, say: Say | None = None) -> dict[str, Any] | None:
@@ -183,6 +185,8 @@ def run_training(
 
     A run whose report (``metrics.json``, same spec hash) and checkpoint are already in ``outputs.dir`` is not
     repeated unless ``force``: a killed or repeated job (the demo, a scheduler) continues instead of retraining.
+    A run killed part way resumes per model: each model is recorded as soon as it is trained
+    (:mod:`eofusion.pipeline.model_results`), and a rerun trains only the models without a matching record.
 
     ``compute`` places the training (default: one process on the CPU). Under ``torchrun`` every rank calls
     this: rank 0 builds the training cube first (the others then find it), the deep models train data-
@@ -196,27 +200,32 @@ def run_training(
     if done is not None:
         say("train", f"already trained with this spec: {done['checkpoint']} (pass force=True / --force to retrain)")
         return done
+    # Read once, before anything of this run is written, so every rank decides alike what to reuse.
+    recorded = {} if force else _recorded(spec)
     with main_first(ranks):
         data = prepare_data(spec, say)
     counts = data.class_counts()
     say("data", "labelled pixels (train / test): " + _counts_text(counts))
-    run = _Training(spec, data, compute, say, on_step)
-    results: list[ModelResult] = []
-    # Weight initialisation draws from torch's global generator: seed it so one spec gives one model.
-    torch.manual_seed(spec.seed)
+    run = _Training(spec, data, compute, say, on_step, recorded)
     task = task_of(spec)
-    model = task.build_model(spec, data, say, compute)
-    main = _train_one(EOFUSION, model, run, dropout=spec.finetune.sensor_dropout)
-    results.append(main)
-    say("train", _score_text(main))
     checkpoint = out / CHECKPOINT_NAME
-    if ranks.is_main:
-        task.save(checkpoint, model, spec, data)
-    parcels = task.extra_scores(spec, model, data)
-    if parcels:
-        main.parcels = parcels
+    main = run.reused(EOFUSION)
+    if main is not None:
+        model, _ = task.load(checkpoint)  # the subset table scores it
+    else:
+        # Weight initialisation draws from torch's global generator: seed it so one spec gives one model.
+        torch.manual_seed(spec.seed)
+        model = task.build_model(spec, data, say, compute)
+        main = _train_one(EOFUSION, model, run, dropout=spec.finetune.sensor_dropout)
+        if ranks.is_main:
+            task.save(checkpoint, model, spec, data)
+        main.parcels = task.extra_scores(spec, model, data)
+        run.record(main, checkpoint)
+    say("train", _score_text(main))
+    if main.parcels:
+        parcels = main.parcels
         say("train", f"eofusion per parcel (majority vote): OA {parcels['OA']:.1f} %, mIoU {parcels['mIoU']:.1f} %")
-    results.extend(_baselines(run))
+    results = [main, *_baselines(run)]
     if not ranks.is_main:
         ranks.barrier()  # wait for rank 0's tables and report
         return {}
@@ -232,23 +241,37 @@ def _baselines(run: _Training) -> list[ModelResult]:
     spec, data, ranks = run.spec, run.data, run.compute.ranks
     results = []
     for name in spec.baselines:
-        if name == "random_forest":
-            if not ranks.is_main:
-                continue  # one process fits the forest
+        if not ranks.is_main and name == "random_forest":
+            continue  # one process fits the forest
+        result = run.reused(_RESULT_NAMES.get(name, name))
+        if result is None and name == "random_forest":
             result = _random_forest(spec, data)
-        else:
+            run.record(result, None)
+        elif result is None:
             # The U-Net trains on its fixed stack; DOFA, which fuses by concatenating the channels present,
             # on one subset per batch (a per-chip subset would mean zero-filled channels).
             dropout = 0.0 if name == "unet" else spec.finetune.sensor_dropout
             torch.manual_seed(spec.seed)
             baseline = _baseline(name, data)
             result = _train_one(name, baseline, run, dropout=dropout, sampling="batch")
+            path = spec.outputs.dir / f"baseline-{name}.safetensors"
             if ranks.is_main:
-                path = spec.outputs.dir / f"baseline-{name}.safetensors"
                 save_baseline_model(path, baseline, seed=spec.seed)
+            run.record(result, path)
         results.append(result)
         run.say("baseline", _score_text(result))
     return results
+
+
+def _identity(spec: TrainSpec) -> RunIdentity:
+    return RunIdentity(spec.config_hash(), TRAINING_REVISION)
+
+
+def _recorded(spec: TrainSpec) -> dict[str, ModelResult]:
+    """The models of this spec that an earlier (killed) run trained and recorded: name -> result."""
+    names = [EOFUSION, *(_RESULT_NAMES.get(b, b) for b in spec.baselines)]
+    found = {name: read_record(spec.outputs.dir, name, _identity(spec)) for name in names}
+    return {name: result for name, result in found.items() if result is not None}
 
 
 def _subset_rows(

@@ -5,15 +5,23 @@ records), so the same code writes a folder or a bucket; :func:`configure_gdal_fo
 GDAL's remote-read settings are made (client and every Dask worker).
 """
 
-from eofusion.storage.gdal_env import cloud_read_options, configure_gdal_for_cloud, open_raster
+from eofusion.storage.gdal_env import (
+    close_raster,
+    cloud_read_options,
+    configure_gdal_for_cloud,
+    open_raster,
+    raster_env,
+)
 from eofusion.storage.location import Location, is_remote
 from eofusion.storage.transient import is_transient_message
 
 __all__ = [
     "Location",
+    "close_raster",
     "cloud_read_options",
     "configure_gdal_for_cloud",
     "is_remote",
     "is_transient_message",
     "open_raster",
+    "raster_env",
 ]

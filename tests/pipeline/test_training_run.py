@@ -100,6 +100,58 @@ def test_crop_types_from_parcels(tmp_path: Path, small_world, small_cube: Path) 
     assert again["confusion"] == crops["confusion"] and again["parcels"] == crops["parcels"]
 
 
+class KilledError(Exception):
+    """Stands for the job being killed part way (nothing after the raise runs)."""
+
+
+def test_a_killed_run_trains_only_the_models_it_had_not_finished(tmp_path: Path, small_world, small_cube: Path) -> None:
+    from eofusion.pipeline.train_spec import load_train_spec
+    from eofusion.pipeline.training_run import run_training
+
+    tiny = {
+        "data": {"cube": str(small_cube), "sensors": ["s2", "dsm"]},
+        "chips": {"size_m": 160, "train_count": 16},
+        "finetune": {"steps": 3, "batch_size": 4},
+        "baselines": ["unet"],  # the forest resumes alike (test_model_results.py); it is slow to fit
+    }
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    spec = load_train_spec(write_train_spec(tmp_path / "a" / "train.yaml", small_world, small_cube, **tiny))
+    said: list[str] = []
+    trained: list[str] = []
+
+    def say(stage: str, message: str) -> None:
+        said.append(message)
+
+    def killed_in_the_unet(name: str, step: int, loss: float) -> None:
+        if name == "unet":
+            raise KilledError
+
+    with pytest.raises(KilledError):
+        run_training(spec, say, on_step=killed_in_the_unet)
+    out = tmp_path / "a" / "out"
+    checkpoint = out / "model.safetensors"
+    assert checkpoint.exists() and not (out / "metrics.json").exists()
+    before = (checkpoint.read_bytes(), checkpoint.stat().st_mtime_ns)
+
+    report = run_training(spec, say, on_step=lambda name, step, loss: trained.append(name))
+    assert "eofusion" not in trained and "unet" in trained  # the fused model was reused, the U-Net trained
+    assert (checkpoint.read_bytes(), checkpoint.stat().st_mtime_ns) == before
+    assert any(m.startswith("eofusion: trained by an earlier run of this spec") for m in said)
+    assert {r["sensors"]: r for r in report["subsets"]}["all"]["OA"] == report["models"]["eofusion"]["OA"]
+
+    # The same spec run once without a kill (elsewhere) reports the same models and scores.
+    whole = load_train_spec(write_train_spec(tmp_path / "b" / "train.yaml", small_world, small_cube, **tiny))
+    uninterrupted = run_training(whole, say)
+    for key in ("models", "subsets", "class_counts", "chips"):
+        if key == "models":
+            for model in uninterrupted["models"].values():
+                model.pop("train_seconds")
+            for model in report["models"].values():
+                model.pop("train_seconds")
+        assert report[key] == uninterrupted[key], key
+
+
 def test_errors_name_the_fix(tmp_path: Path, small_world, small_cube: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = write_train_spec(
         tmp_path / "a.yaml", small_world, small_cube, data={"cube": str(tmp_path / "nope.zarr"), "sensors": ["s2"]}
