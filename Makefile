@@ -6,6 +6,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-eofusion
 DEMO_OUT ?= demo-output
+# CPU training (the demo's, the tests') runs 2-3.5x faster with jemalloc than with glibc's malloc, which hands
+# the large tensors of every step fresh zero-filled pages (README, "Training on the CPU"): preload Debian's
+# libjemalloc2 when it is installed, keeping freed pages for reuse. Without it, nothing changes.
+JEMALLOC := $(shell PATH="$$PATH:/sbin:/usr/sbin" ldconfig -p 2>/dev/null | awk '/libjemalloc\.so\.2 /{print $$NF; exit}')
+comma := ,
+ALLOCATOR := $(if $(JEMALLOC),LD_PRELOAD=$(JEMALLOC) MALLOC_CONF=dirty_decay_ms:-1$(comma)muzzy_decay_ms:-1)
 
 .PHONY: install demo test lint typecheck imports unit clean-demo
 
@@ -20,7 +26,7 @@ install: $(STAMP)
 
 ## Run the main job end to end on the embedded demo world (no network, no account).
 demo: $(STAMP)
-	$(BIN)/eofusion demo --out $(DEMO_OUT)
+	$(ALLOCATOR) $(BIN)/eofusion demo --out $(DEMO_OUT)
 
 ## Lint, type-check, layering contract, then the whole test suite (integration tests start their own servers).
 test: $(STAMP) lint typecheck imports unit
@@ -36,7 +42,7 @@ imports: $(STAMP)
 	$(BIN)/lint-imports
 
 unit: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+	HF_HUB_OFFLINE=1 $(ALLOCATOR) $(BIN)/python -m pytest
 
 clean-demo:
 	rm -rf $(DEMO_OUT)
