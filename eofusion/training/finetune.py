@@ -48,6 +48,7 @@ from eofusion.errors import ConfigError
 from eofusion.models.device import DevicePolicy
 from eofusion.models.heads import SegmentationModel
 from eofusion.models.inputs import SensorInput, collate_samples
+from eofusion.training.allocator import advise_on_allocator
 from eofusion.training.augment import augment_inputs
 from eofusion.training.distributed import SINGLE, Ranks, data_parallel
 from eofusion.training.metrics import IGNORE_INDEX, SegmentationMetric, SegmentationScores
@@ -286,6 +287,7 @@ def finetune(
     if config.steps < 1:
         raise ConfigError(f"steps must be >= 1, got {config.steps}.")
     policy = policy or DevicePolicy(torch.device("cpu"))
+    advise_on_allocator(policy.device.type)
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     workers = policy.loader_workers(config.num_workers)

@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 from eofusion.errors import ConfigError
 from eofusion.models import SensorInput, SpectralMAE, collate_samples
 from eofusion.models.device import DevicePolicy
+from eofusion.training.allocator import advise_on_allocator
 from eofusion.training.checkpoints import (
     load_checkpoint,
     restore_model,
@@ -152,6 +153,7 @@ def pretrain(
     """
     policy = DevicePolicy.resolve(config.device, config.amp)
     device = policy.device
+    advise_on_allocator(device.type)
     share = ranks.local_batch(config.batch_size)
     torch.manual_seed(config.seed)
     model.to(device).train()
