@@ -85,7 +85,8 @@ def train(
 
     Writes into outputs.dir: model.safetensors (for `eofusion run`), metrics.json, comparison.{csv,md},
     sensor-subsets.{csv,md}, training-curves.png and confusion-matrix.png. A finished run of the same spec
-    is reported again, not repeated (use --force to retrain).
+    is reported again, not repeated (use --force to retrain); a killed one, run again, trains only the
+    models it had not finished (each model is recorded in models/<name>.json as soon as it is trained).
 
     On several GPUs or nodes, launch it with torchrun (finetune.batch_size is the global batch):
     `torchrun --nproc-per-node 4 -m eofusion train --config SPEC`.
