@@ -9,9 +9,10 @@ DEMO_OUT ?= demo-output
 # CPU training (the demo's, the tests') runs 2-3.5x faster with jemalloc than with glibc's malloc, which hands
 # the large tensors of every step fresh zero-filled pages (README, "Training on the CPU"): preload Debian's
 # libjemalloc2 when it is installed, keeping freed pages for reuse. Without it, nothing changes.
-JEMALLOC := $(shell PATH="$$PATH:/sbin:/usr/sbin" ldconfig -p 2>/dev/null | awk '/libjemalloc\.so\.2 /{print $$NF; exit}')
+# "(libc6," with a comma: the 64-bit library, not a 32-bit one of a multiarch system.
+JEMALLOC := $(shell PATH="$$PATH:/sbin:/usr/sbin" ldconfig -p 2>/dev/null | awk '/libjemalloc\.so\.2 .libc6,/{print $$NF; exit}')
 comma := ,
-ALLOCATOR := $(if $(JEMALLOC),LD_PRELOAD=$(JEMALLOC) MALLOC_CONF=dirty_decay_ms:-1$(comma)muzzy_decay_ms:-1)
+ALLOCATOR := $(if $(JEMALLOC),LD_PRELOAD="$(JEMALLOC)$${LD_PRELOAD:+:$$LD_PRELOAD}" MALLOC_CONF=dirty_decay_ms:-1$(comma)muzzy_decay_ms:-1)
 
 .PHONY: install demo test lint typecheck imports unit clean-demo
 

@@ -35,7 +35,7 @@ from rasterio.windows import Window
 from eofusion.catalog import BandAsset
 from eofusion.cube import warp
 from eofusion.errors import InputDataError, TransientInputError
-from eofusion.storage import close_raster, configure_gdal_for_cloud, is_transient_message, open_raster
+from eofusion.storage import configure_gdal_for_cloud, is_transient_message, open_raster
 from eofusion.storage.signed_urls import resigned
 from eofusion.storage.transient import is_denied_message
 
@@ -92,12 +92,12 @@ def _dataset(href: str, overview_level: int | None = None) -> tuple[rasterio.Dat
         return hit[0], hit[1]
     if hit is not None:
         del cache[key]
-        close_raster(hit[0])
+        hit[0].close()
     src = open_raster(href) if overview_level is None else open_raster(href, overview_level=overview_level)
     grid = warp.SourceGrid(src.crs.to_wkt() if src.crs else "", src.transform, (src.height, src.width))
     cache[key] = (src, grid, sig)
     while len(cache) > _OPEN_PER_THREAD:
-        close_raster(cache.popitem(last=False)[1][0])
+        cache.popitem(last=False)[1][0].close()
     return src, grid
 
 
@@ -107,7 +107,7 @@ def close_datasets() -> None:
     while _OPEN:
         _, cache = _OPEN.popitem()
         while cache:
-            close_raster(cache.popitem()[1][0])
+            cache.popitem()[1][0].close()
 
 
 @functools.lru_cache(maxsize=64)
@@ -242,7 +242,7 @@ def _forget(assets: Sequence[BandAsset]) -> None:
     cache = _OPEN.get(threading.get_ident(), OrderedDict())
     hrefs = {_RESIGNED.get(a.href, a.href) for a in assets}
     for key in [k for k in cache if k[0] in hrefs]:
-        close_raster(cache.pop(key)[0])
+        cache.pop(key)[0].close()
     for href in hrefs:
         forget_remote_answers(href)
 

@@ -78,29 +78,35 @@ def write_record(out: Path, result: ModelResult, run: RunIdentity, checkpoint: P
     return path
 
 
-def read_record(out: Path, name: str, run: RunIdentity) -> ModelResult | None:
-    """The recorded result of model ``name`` if it was trained by this spec and revision, else None."""
+def read_record(out: Path, name: str, run: RunIdentity, checkpoint: Path | None) -> ModelResult | None:
+    """The recorded result of model ``name`` if this run made it, else None.
+
+    ``checkpoint`` is where this run keeps the model's weights (None for a model without): its SHA-256 must be
+    the recorded one. A record that is cut short, of an older layout, or of another spec or revision is none.
+    """
     try:
         record = json.loads(record_path(out, name).read_text())
-    except (OSError, ValueError):
-        return None
-    if record.get("spec_hash") != run.spec_hash or record.get("training_revision") != run.training_revision:
-        return None
-    checkpoint = record.get("checkpoint")
-    if checkpoint is not None:
-        try:
-            if file_digest(checkpoint) != record.get("checkpoint_sha256"):
-                return None
-        except OSError:
+        if record["spec_hash"] != run.spec_hash or record["training_revision"] != run.training_revision:
             return None
-    s = record["scores"]
-    scores = SegmentationScores(
-        overall_accuracy=s["overall_accuracy"],
-        miou=s["miou"],
-        macro_f1=s["macro_f1"],
-        iou={int(k): v for k, v in s["iou"]},
-        f1={int(k): v for k, v in s["f1"]},
-        support={int(k): int(v) for k, v in s["support"]},
-        confusion=s["confusion"],
-    )
-    return ModelResult(name, scores, list(record["losses"]), record["train_seconds"], record.get("parcels"))
+        if checkpoint is not None and file_digest(checkpoint) != record["checkpoint_sha256"]:
+            return None
+        s = record["scores"]
+        scores = SegmentationScores(
+            overall_accuracy=s["overall_accuracy"],
+            miou=s["miou"],
+            macro_f1=s["macro_f1"],
+            iou={int(k): v for k, v in s["iou"]},
+            f1={int(k): v for k, v in s["f1"]},
+            support={int(k): int(v) for k, v in s["support"]},
+            confusion=s["confusion"],
+        )
+        return ModelResult(name, scores, list(record["losses"]), record["train_seconds"], record.get("parcels"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def forget_records(out: Path) -> None:
+    """Remove every model record of a run folder (a forced run starts afresh)."""
+    folder = out / RECORDS_DIR
+    for path in folder.glob("*.json") if folder.is_dir() else ():
+        path.unlink(missing_ok=True)

@@ -25,7 +25,14 @@ from torch import nn
 from eofusion.cube import group_keys
 from eofusion.errors import ConfigError
 from eofusion.models.device import DevicePolicy
-from eofusion.pipeline.model_results import ModelResult, RunIdentity, read_record, record_path, write_record
+from eofusion.pipeline.model_results import (
+    ModelResult,
+    RunIdentity,
+    forget_records,
+    read_record,
+    record_path,
+    write_record,
+)
 from eofusion.pipeline.tasks import task_of
 from eofusion.pipeline.train_spec import TrainSpec
 from eofusion.pipeline.training_data import Say, TrainingData, prepare_data
@@ -200,7 +207,12 @@ def run_training(
     if done is not None:
         say("train", f"already trained with this spec: {done['checkpoint']} (pass force=True / --force to retrain)")
         return done
-    # Read once, before anything of this run is written, so every rank decides alike what to reuse.
+    # Read once, before anything of this run is written, so every rank decides alike what to reuse. A forced
+    # run first removes the earlier report and records: killed part way, its rerun must not pair its new
+    # models with the old ones (or report the old run).
+    if force and ranks.is_main:
+        (out / "metrics.json").unlink(missing_ok=True)
+        forget_records(out)
     recorded = {} if force else _recorded(spec)
     with main_first(ranks):
         data = prepare_data(spec, say)
@@ -211,7 +223,7 @@ def run_training(
     checkpoint = out / CHECKPOINT_NAME
     main = run.reused(EOFUSION)
     if main is not None:
-        model, _ = task.load(checkpoint)  # the subset table scores it
+        model, _ = task.load(checkpoint)  # the subset table scores it (its digest is the recorded one)
     else:
         # Weight initialisation draws from torch's global generator: seed it so one spec gives one model.
         torch.manual_seed(spec.seed)
@@ -254,7 +266,7 @@ def _baselines(run: _Training) -> list[ModelResult]:
             torch.manual_seed(spec.seed)
             baseline = _baseline(name, data)
             result = _train_one(name, baseline, run, dropout=dropout, sampling="batch")
-            path = spec.outputs.dir / f"baseline-{name}.safetensors"
+            path = _baseline_path(spec, name)
             if ranks.is_main:
                 save_baseline_model(path, baseline, seed=spec.seed)
             run.record(result, path)
@@ -263,14 +275,23 @@ def _baselines(run: _Training) -> list[ModelResult]:
     return results
 
 
+def _baseline_path(spec: TrainSpec, name: str) -> Path:
+    return spec.outputs.dir / f"baseline-{name}.safetensors"
+
+
 def _identity(spec: TrainSpec) -> RunIdentity:
     return RunIdentity(spec.config_hash(), TRAINING_REVISION)
 
 
 def _recorded(spec: TrainSpec) -> dict[str, ModelResult]:
     """The models of this spec that an earlier (killed) run trained and recorded: name -> result."""
-    names = [EOFUSION, *(_RESULT_NAMES.get(b, b) for b in spec.baselines)]
-    found = {name: read_record(spec.outputs.dir, name, _identity(spec)) for name in names}
+    out = spec.outputs.dir
+    checkpoints: dict[str, Path | None] = {EOFUSION: out / CHECKPOINT_NAME}
+    for baseline in spec.baselines:
+        checkpoints[_RESULT_NAMES.get(baseline, baseline)] = (
+            None if baseline == "random_forest" else _baseline_path(spec, baseline)
+        )
+    found = {name: read_record(out, name, _identity(spec), path) for name, path in checkpoints.items()}
     return {name: result for name, result in found.items() if result is not None}
 
 

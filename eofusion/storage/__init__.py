@@ -6,7 +6,6 @@ GDAL's remote-read settings are made (client and every Dask worker).
 """
 
 from eofusion.storage.gdal_env import (
-    close_raster,
     cloud_read_options,
     configure_gdal_for_cloud,
     open_raster,
@@ -17,7 +16,6 @@ from eofusion.storage.transient import is_transient_message
 
 __all__ = [
     "Location",
-    "close_raster",
     "cloud_read_options",
     "configure_gdal_for_cloud",
     "is_remote",

@@ -31,45 +31,50 @@ REMOTE_OPEN_OPTIONS: dict[str, str] = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DI
 
 
 def raster_env(href: str) -> Any:
-    """The ``rasterio.Env`` to open or close ``href`` in: :data:`REMOTE_OPEN_OPTIONS` for a URL, and a session.
+    """The ``rasterio.Env`` to open ``href`` in: rasterio's defaults, :data:`REMOTE_OPEN_OPTIONS` for a URL, a session.
 
-    The session is given, never left to rasterio: without one, every ``rasterio.open`` and every close outside
-    an ``Env`` builds a new boto3 session whenever AWS credentials are in the environment (~0.1 s of CPU each;
-    it was half the CPU of a job that reads local or HTTP files and writes to a bucket). An ``s3://`` href gets
-    one AWS session per process and credentials; any other href a session that adds nothing (GDAL reads its
-    own options from the environment).
+    The session is given, never left to rasterio: without one, every ``rasterio.open`` (and every ``with``
+    on a dataset) outside an ``Env`` builds a new boto3 session whenever AWS credentials are in the environment
+    (~0.1 s of CPU each; it was half the CPU of a job that reads local or HTTP files and writes to a bucket).
+    An ``s3://`` href gets one AWS session per process and set of ``AWS_*`` variables; any other href a session
+    that adds nothing (GDAL reads its own options from the environment).
     """
     import rasterio
     from rasterio.session import AWSSession, DummySession, Session
 
     remote = "://" in href
     options = {k: v for k, v in REMOTE_OPEN_OPTIONS.items() if k not in os.environ} if remote else {}
+    session: Any = DummySession()
     if remote and Session.cls_from_path(href) is AWSSession:
-        credentials = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
-        return rasterio.Env(session=_aws_session(credentials), **options)
-    return rasterio.Env(session=DummySession(), **options)
+        session = _aws_session(tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))))
+    return rasterio.Env.from_defaults(session=session, **options)
 
 
-@functools.lru_cache(maxsize=4)
-def _aws_session(credentials: tuple[tuple[str, str], ...]) -> Any:
-    """One rasterio AWS session per set of ``AWS_*`` variables (boto3 refreshes expiring credentials itself)."""
-    from rasterio.session import Session
+_AWS_SESSIONS: dict[tuple[tuple[str, str], ...], Any] = {}
 
-    return Session.from_environ()
+
+def _aws_session(variables: tuple[tuple[str, str], ...]) -> Any:
+    """rasterio's session from the environment, kept per set of ``AWS_*`` variables once it has credentials.
+
+    One without (expired, or none yet) is not kept: the next open asks again. boto3 refreshes expiring
+    credentials of a kept session itself (under its own lock, so threads may share it).
+    """
+    from rasterio.session import AWSSession, Session
+
+    found = _AWS_SESSIONS.get(variables)
+    if found is None:
+        found = Session.from_environ()
+        if isinstance(found, AWSSession) and found.credentials:
+            _AWS_SESSIONS[variables] = found
+    return found
 
 
 def open_raster(href: str, **kwargs: Any) -> Any:
-    """``rasterio.open`` in :func:`raster_env`; close it with :func:`close_raster` (or inside ``raster_env``)."""
+    """``rasterio.open`` in :func:`raster_env` (enter the dataset's ``with`` inside it too: it builds a session)."""
     import rasterio
 
     with raster_env(href):
         return rasterio.open(href, **kwargs)
-
-
-def close_raster(src: Any) -> None:
-    """Close a dataset of :func:`open_raster` in its :func:`raster_env` (a bare close builds a session too)."""
-    with raster_env(src.name):
-        src.close()
 
 
 def _s3_endpoint_options(environ: dict[str, str]) -> dict[str, str]:

@@ -16,8 +16,9 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 KEEPING_ALLOCATORS = ("jemalloc", "tcmalloc")
-JEMALLOC_PRELOAD = (
-    "LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1"
+JEMALLOC_PRELOAD = (  # the library's path differs by architecture: ask the loader's cache for it
+    "LD_PRELOAD=$(ldconfig -p | awk '/libjemalloc.so.2 /{print $NF; exit}') "
+    "MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1"
 )
 
 

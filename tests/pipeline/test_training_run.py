@@ -151,6 +151,14 @@ def test_a_killed_run_trains_only_the_models_it_had_not_finished(tmp_path: Path,
                 model.pop("train_seconds")
         assert report[key] == uninterrupted[key], key
 
+    # A forced run starts afresh: killed at once, it leaves neither the old report nor the old records.
+    def killed_at_once(name: str, step: int, loss: float) -> None:
+        raise KilledError
+
+    with pytest.raises(KilledError):
+        run_training(spec, say, on_step=killed_at_once, force=True)
+    assert not (out / "metrics.json").exists() and not list((out / "models").glob("*.json"))
+
 
 def test_errors_name_the_fix(tmp_path: Path, small_world, small_cube: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = write_train_spec(
