@@ -40,6 +40,10 @@ def run(name: str, work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("EOFUSION_NOTEBOOK_WORK", str(work))
     monkeypatch.setenv("EOFUSION_REAL_DATA", str(REAL))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    # One torch/OpenMP thread in the kernel: with a thread per core, the kernel's spinning OpenMP threads fight
+    # whatever else runs on the machine (CI shares it): the quickstart took 677 s beside one training job with
+    # the default threads, 119 s with one (110 s on a quiet machine with the default).
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     nb = nbformat.read(REPO / "notebooks" / name, as_version=4)
     # The per-cell timeout only catches a hung kernel. The quickstart's model cell trains and maps (117 s on 2 cores
     # beside two training jobs; over 300 s when the README demo ran beside the whole suite), so it is not a budget.
