@@ -153,7 +153,7 @@ def _probe(asset: BandAsset, *, rechecks: tuple[float, ...] = REMOTE_RECHECKS) -
         if not os.path.exists(asset.href):
             return Probed("does not exist")
     try:
-        with raster_env(asset.href), open_raster(asset.href) as src:  # closed in the env too
+        with raster_env(asset.href), open_raster(asset.href) as src:  # its `with` outside an Env would build a session
             if asset.band_index > src.count:
                 return Probed(f"has {src.count} band(s), asset asks for band {asset.band_index}")
             file_dtype, file_nodata = str(src.dtypes[asset.band_index - 1]), src.nodata
