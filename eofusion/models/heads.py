@@ -151,6 +151,8 @@ class PixelSeriesEmbed(nn.Module):
     the valid-date mean and the standard deviation (how much it changes), mixed back to ``D`` channels.
     Clouds and nodata (``valid`` False, or non-finite values) never contribute. Done on the sensor's native
     grid (16 x 16 S2 pixels for a 160 m chip) before any upsampling, so a time series costs little.
+    A texture residual (two 3x3 convolutions, the same for every sensor, starting at zero) then adds what a
+    pixel's neighbourhood tells, before the sensor meets any other: see :class:`SegmentationModel`.
     """
 
     def __init__(self, dim: int, heads: int = 4) -> None:
@@ -158,6 +160,14 @@ class PixelSeriesEmbed(nn.Module):
         self.spectral = PixelSpectralEmbed(dim)
         self.temporal = TemporalPool(dim, heads)
         self.mix = nn.Conv2d(3 * dim, dim, kernel_size=1)
+        # Texture: two 3x3 convolutions on the sensor's own grid, a residual that starts at zero. Without it a
+        # sensor's embedding is per pixel, so what only its neighbourhood tells (a canopy's roughness in the
+        # DSM, a roof's edges in the aerial) had to be learnt by the decoder that every subset shares.
+        first = nn.Conv2d(dim, dim, kernel_size=3, padding=1)
+        last = nn.Conv2d(dim, dim, kernel_size=3, padding=1)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)  # type: ignore[arg-type]
+        self.texture = nn.Sequential(first, nn.GELU(), last)
 
     def forward(self, item: SensorInput) -> SensorFeatures:
         pixels = item.pixels if item.pixels.ndim == 5 else item.pixels.unsqueeze(1)
@@ -176,7 +186,8 @@ class PixelSeriesEmbed(nn.Module):
         pooled, _ = self.temporal(tokens, ok.reshape(b, t, h * w), item.day_of_year)
         present = ok.any(1, keepdim=True).to(emb.dtype)  # [B, 1, H, W]
         pooled = pooled.reshape(b, h, w, d).permute(0, 3, 1, 2) * present
-        return SensorFeatures(self.mix(torch.cat([pooled, mean, std], dim=1)) * present, present)
+        mixed = self.mix(torch.cat([pooled, mean, std], dim=1)) * present
+        return SensorFeatures((mixed + self.texture(mixed)) * present, present)
 
 
 def _conv_block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -235,8 +246,9 @@ class PyramidDecoder(nn.Module):
 
 # The revision of the land-cover head's arithmetic, recorded in every checkpoint holding one: weights trained
 # for another revision have the same shapes but would map wrongly, so loading refuses them (a retrain fixes it).
-# 1: the sensors fused at the sizes their embeddings learnt; 2: each sensor RMS-normalised per chip first.
-HEAD_REVISION = 2
+# 1: the sensors fused at the sizes their embeddings learnt; 2: each sensor RMS-normalised per chip first;
+# 3: each sensor's embedding has a texture residual (PixelSeriesEmbed.texture).
+HEAD_REVISION = 3
 
 # Which sensors one forward pass uses, per chip: sensor key -> [B] bool.
 SensorView = Mapping[str, Tensor]
@@ -300,6 +312,15 @@ class SensorFusion(nn.Module):
         return fused.reshape(b, d, h, w)
 
 
+@dataclass(frozen=True)
+class TrainingOutputs:
+    """What a training step decodes: each view's logits, and each sensor's own per-pixel logits."""
+
+    views: list[Tensor]
+    sensor_logits: dict[str, Tensor]
+    sensors: dict[str, SensorFeatures]
+
+
 class SegmentationModel(nn.Module):
     """Encoder + land-cover head; ``forward(inputs, out_shape) -> logits [B, K, H, W]``.
 
@@ -307,6 +328,13 @@ class SegmentationModel(nn.Module):
     :class:`SensorFusion` and decoded with the encoder's token context (itself a masked mean over the
     sensors present, per token). :meth:`forward_views` decodes several sensor subsets per chip from one
     embedding pass, which is how fine-tuning shows the model many subsets per step.
+
+    Each sensor's own features also feed a per-pixel classifier (``sensor_classify``, used by the training
+    loss only, :meth:`forward_training`): every sensor must carry the classes on its own, before the fusion,
+    instead of leaving the cues only it has (the DSM's canopy texture, S1's backscatter) to the decoder, which
+    sees S2 or the aerial in most views and learns them half. With the texture residual in each sensor's
+    embedding (:class:`PixelSeriesEmbed`, head revision 3) this lifted every subset of the benchmark's fused
+    model (README, "One model for any band set"); neither changes how any subset is fused.
 
     Args:
         encoder: An ``nn.Module`` following :class:`TokenEncoder`, e.g. :class:`SpectralEncoder`.
@@ -327,6 +355,8 @@ class SegmentationModel(nn.Module):
         self.series = PixelSeriesEmbed(head_dim)
         self.fuse = SensorFusion(head_dim)
         self.decode = PyramidDecoder(head_dim, head_dim, num_classes)
+        # Per-sensor auxiliary classifier (the training loss only): each sensor's own features, per pixel.
+        self.sensor_classify = nn.Conv2d(head_dim, num_classes, kernel_size=1)
 
     def sensor_features(self, inputs: dict[str, SensorInput], out_shape: tuple[int, int]) -> dict[str, SensorFeatures]:
         """Each sensor's per-pixel spectral-temporal embedding, resampled to ``out_shape``."""
@@ -339,11 +369,22 @@ class SegmentationModel(nn.Module):
     def forward_views(
         self, inputs: dict[str, SensorInput], out_shape: tuple[int, int], views: Sequence[SensorView]
     ) -> list[Tensor]:
+        """Logits ``[B, K, H, W]`` for each view (see :meth:`forward_training`)."""
+        return self.forward_training(inputs, out_shape, views, sensor_logits=False).views
+
+    def forward_training(
+        self,
+        inputs: dict[str, SensorInput],
+        out_shape: tuple[int, int],
+        views: Sequence[SensorView],
+        sensor_logits: bool = True,
+    ) -> TrainingOutputs:
         """Logits ``[B, K, H, W]`` for each view: the chips see only the sensors their view keeps.
 
         The per-pixel embeddings are computed once; a view hides a sensor from a chip by zeroing its
         presence there, which is exactly what leaving it out does (:class:`SensorFusion`). The encoder runs
-        once per view (on the token grid it is cheap).
+        once per view (on the token grid it is cheap). With ``sensor_logits``, each sensor's own per-pixel
+        logits too (``sensor_classify`` on its scaled features, every sensor on every chip).
         """
         per_sensor = self.sensor_features(inputs, out_shape)
         fused, context = [], []
@@ -356,7 +397,12 @@ class SegmentationModel(nn.Module):
             context.append(self.context(tokens))
         # One decoder batch for all views: its batch statistics always mix the same subsets (see _conv_block).
         logits = self.decode(torch.cat(fused), torch.cat(context))
-        return list(logits.split(fused[0].shape[0]))
+        per_sensor_logits: dict[str, Tensor] = {}
+        if sensor_logits:
+            for key, each in per_sensor.items():
+                scaled = sensor_rms_normalised(each.features[None], each.present[None])[0]
+                per_sensor_logits[key] = self.sensor_classify(scaled)
+        return TrainingOutputs(list(logits.split(fused[0].shape[0])), per_sensor_logits, per_sensor)
 
     def forward(self, inputs: dict[str, SensorInput], out_shape: tuple[int, int]) -> Tensor:
         tokens = self.encoder.forward_features(inputs)  # [B, D, h, w]

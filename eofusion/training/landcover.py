@@ -142,6 +142,6 @@ def check_head_revision(path: str | os.PathLike[str], extra: Mapping[str, Any]) 
     if revision != HEAD_REVISION:
         raise CheckpointError(
             f"{path} holds a land-cover head of revision {revision}; this eofusion computes revision "
-            f"{HEAD_REVISION} (each sensor's features normalised before the fusion), so the weights would map "
+            f"{HEAD_REVISION} (eofusion.models.heads.HEAD_REVISION), so the weights would map "
             "wrongly. Retrain the model with this version (eofusion train, or eofusion demo)."
         )

@@ -98,9 +98,9 @@ class _RecordingModel(SegmentationModel):
 
     views: list[list[dict[str, torch.Tensor]]]
 
-    def forward_views(self, inputs, out_shape, views):  # type: ignore[no-untyped-def]
+    def forward_training(self, inputs, out_shape, views, sensor_logits=True):  # type: ignore[no-untyped-def]
         self.views.append([dict(v) for v in views])
-        return super().forward_views(inputs, out_shape, views)
+        return super().forward_training(inputs, out_shape, views, sensor_logits)
 
 
 def test_training_decodes_every_chip_from_each_sensor_alone() -> None:
@@ -125,6 +125,32 @@ def test_training_decodes_every_chip_from_each_sensor_alone() -> None:
         inputs, torch.zeros(3, 40, 40, dtype=torch.long), torch.Generator().manual_seed(0)
     )
     assert len(model.views[0]) == 1  # weight 0: the sampled subset only
+
+
+@torch.no_grad()
+def test_each_sensors_own_classifier_sees_that_sensor_alone() -> None:
+    """The auxiliary per-sensor logits of one sensor do not change when another sensor's pixels do."""
+    model, inputs = _model(), make_inputs(batch=2, footprint_m=80)
+    views = [{key: torch.ones(2, dtype=torch.bool) for key in inputs}]
+    before = model.forward_training(inputs, (40, 40), views).sensor_logits
+    assert sorted(before) == sorted(inputs)
+    generator = torch.Generator().manual_seed(7)
+    noisy = replace(inputs["s1"], pixels=torch.randn(inputs["s1"].pixels.shape, generator=generator) * 5)
+    after = model.forward_training({**inputs, "s1": noisy}, (40, 40), views).sensor_logits
+    assert not torch.allclose(after["s1"], before["s1"])
+    for key in ("s2", "aerial", "dsm"):
+        assert torch.equal(after[key], before[key]), key
+
+
+def test_the_sensor_classifiers_learn_only_when_their_loss_is_on() -> None:
+    inputs, target = make_inputs(batch=2, footprint_m=80), torch.randint(0, K, (2, 40, 40))
+    for weight in (0.0, 0.25):
+        model = _model().train()
+        TrainingObjective(model, FinetuneConfig(sensor_aux_weight=weight))(
+            inputs, target, torch.Generator().manual_seed(0)
+        ).backward()
+        grad = model.sensor_classify.weight.grad
+        assert (grad is not None and bool(grad.abs().sum() > 0)) == (weight > 0), weight
 
 
 class _Chips(Dataset[tuple[dict[str, SensorInput], torch.Tensor]]):
