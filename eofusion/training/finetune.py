@@ -29,7 +29,7 @@ Each sensor's own features also go through a per-pixel classifier of their own
 (0.25): a sensor must tell the classes apart by itself before the fusion, not only through the shared decoder.
 With it and a texture residual in each sensor's embedding (head revision 3; training revision 4), the
 benchmark's fused model (two seeds, 1800 steps) went from 85.4 to 87.3 mIoU on all four sensors, S2 alone
-69.1 -> 71.5, S1 56.8 -> 57.7, the aerial 83.8 -> 87.0, the DSM 37.7 -> 42.6, and no subset fell (1800
+69.1 -> 71.5, S1 56.8 -> 57.7, the aerial 83.8 -> 87.0, the DSM 37.7 -> 42.6; no subset's mean fell (1800
 steps took 4217-4225 s beside another training, revision 3 4691 s under similar load: no measurable cost).
 Its inputs can also be augmented per sensor with band subsets (``band_dropout``, off by default: see
 :mod:`eofusion.training.augment`).
