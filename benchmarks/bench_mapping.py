@@ -23,7 +23,10 @@ The demo world and its cubes come from `eofusion demo`'s first stages (reused wh
 CPU training is not bit-reproducible across thread counts: compare figures of one run. The held-out part is
 48 chips, so one seed's single-sensor figures move by several points from seed to seed: with ``--seeds`` every
 model is trained once per seed (runs under ``--out/seed<N>/``, reused when finished) and the table gives the
-means, each seed's figures beside them.
+means, each seed's figures beside them. Seeds run under different ``--out`` directories (or machines) are
+averaged afterwards with ``--merge``: each seed's ``--json`` file in, the same table out, nothing retrained.
+
+    python benchmarks/bench_mapping.py --merge seed0.json seed1.json --json both.json
 """
 
 from __future__ import annotations
@@ -191,7 +194,8 @@ def _mean_runs(runs: Sequence[SeedRun]) -> SeedRun:
     labels = {label for run in runs for label in run.dedicated}
     dedicated = {key: _mean_tree([r.dedicated[key] for r in runs if key in r.dedicated]) for key in labels}
     counts = {key: sum(key in r.dedicated for r in runs) for key in labels}
-    seconds = {k: round(sum(r.seconds.get(k, 0.0) for r in runs), 1) for k in runs[0].seconds}
+    parts = dict.fromkeys(k for r in runs for k in r.seconds)  # every seed's parts, in order of appearance
+    seconds = {k: round(sum(r.seconds.get(k, 0.0) for r in runs), 1) for k in parts}
     return SeedRun(
         by_model=_mean_tree([r.by_model for r in runs]),
         by_subset=_mean_tree([r.by_subset for r in runs]),
@@ -200,6 +204,48 @@ def _mean_runs(runs: Sequence[SeedRun]) -> SeedRun:
         seconds=seconds,
         dedicated_seeds=counts,
     )
+
+
+def _seed_run_of(path: Path) -> tuple[int, SeedRun]:
+    """One seed's figures back from the ``--json`` file of a single-seed report (for ``--merge``)."""
+    try:
+        result = json.loads(path.read_text())
+        (seed,) = result["seeds"]
+        rows = result["subsets"]
+        dedicated = {label: row["dedicated_miou"] for label, row in rows.items() if row["dedicated_miou"] is not None}
+        run = SeedRun(
+            by_model={"eofusion": result["fused_miou"], "random forest": result["random_forest_miou"],
+                      "unet": result["unet_miou"], "dofa": result["dofa_miou"]},
+            by_subset={label: row["fused_miou"] for label, row in rows.items()},
+            dedicated=dedicated,
+            unseen=result["unseen"],
+            seconds=result["seconds"],
+            dedicated_seeds={label: 1 for label in dedicated},
+        )  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SystemExit(
+            f"--merge: {path} is not the --json of a single-seed report of this benchmark ({error!r}); "
+            "write one per seed with --parts report --seeds N --json FILE."
+        ) from error
+    return seed, run
+
+
+def _write(result: dict[str, Any], targets: Sequence[Path]) -> None:
+    _print(result)
+    text = json.dumps(result, indent=2)
+    for target in targets:
+        target.write_text(text)
+
+
+def _summary(seeds: Sequence[int], runs: Sequence[SeedRun], setup: Mapping[str, float]) -> dict[str, Any]:
+    """The table: each figure the mean over the seeds (a dedicated model over the seeds it was trained for)."""
+    subsets = default_subsets(SENSORS)
+    result = _results(runs[0] if len(runs) == 1 else _mean_runs(runs), subsets)
+    result["seconds"] = {**setup, **result["seconds"]}  # the shared set-up, then each part (summed over seeds)
+    result["seeds"] = list(seeds)
+    if len(runs) > 1:
+        result["per_seed"] = {str(seed): _results(run, subsets) for seed, run in zip(seeds, runs, strict=True)}
+    return result
 
 
 def main() -> None:
@@ -247,7 +293,18 @@ def main() -> None:
     # mean over the seeds, each seed's figures beside it.
     parser.add_argument("--seeds", "--seed", default="0", help="comma-separated seeds; the table is the mean over them")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--merge", type=Path, nargs="+", default=None, metavar="JSON",
+        help="train nothing: the mean table of single-seed --json files (seeds run under other --out directories)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.merge:
+        merged = [_seed_run_of(path) for path in args.merge]
+        seeds = [seed for seed, _ in merged]
+        if len(set(seeds)) < len(seeds):
+            raise SystemExit(f"--merge: seeds {seeds} repeat; give one file per seed.")
+        _write(_summary(seeds, [run for _, run in merged], {}), [args.json] if args.json else [])
+        return
     args.out = args.out.absolute()
     seeds = [int(s) for s in args.seeds.split(",")]
     parts = {p.strip() for p in args.parts.split(",")}
@@ -280,17 +337,7 @@ def main() -> None:
             runs.append(run)
     if not runs:
         return
-    subsets = default_subsets(SENSORS)
-    result = _results(runs[0] if len(runs) == 1 else _mean_runs(runs), subsets)
-    result["seconds"] = {**setup, **result["seconds"]}  # the shared set-up, then each part (summed over seeds)
-    result["seeds"] = seeds
-    if len(runs) > 1:
-        result["per_seed"] = {str(seed): _results(run, subsets) for seed, run in zip(seeds, runs, strict=True)}
-    _print(result)
-    text = json.dumps(result, indent=2)
-    (args.out / "bench-mapping.json").write_text(text)
-    if args.json:
-        args.json.write_text(text)
+    _write(_summary(seeds, runs, setup), [args.out / "bench-mapping.json", *([args.json] if args.json else [])])
 
 
 def _run_seed(
