@@ -258,7 +258,8 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=0.75, help="fused model: share of chips on a random subset")
     # Band dropout on Sentinel-2 only: a model that will meet sensors it never trained on (the issue's Landsat and
     # NAIP camera) learns not to need S2's exact band set. Chosen among the settings measured on this world (both
-    # seeds, held-out mIoU; README): off, NAIP camera alone 0.71 of the aerial alone, Landsat 0.63 of S2 alone;
+    # seeds, held-out mIoU; docs/any-band-set-log.md): off, NAIP camera alone 0.71 of the aerial alone, Landsat
+    # 0.63 of S2 alone;
     # 0.3 on S2 only, 0.93 and 0.73 for 0.8 points on all four (86.4 -> 85.6, still above every peer at each seed)
     # and S1 alone 56.4 -> 54.8; 0.15 on S2 only, 0.89 and 0.64 and all four 85.1; 0.3 on every sensor (seed 0):
     # all four 81.9, the aerial alone 77.5 (its four bands cut to two or three).

@@ -284,8 +284,8 @@ class SensorFusion(nn.Module):
     Why the scale: without it the sensors entered the mean at the sizes their embeddings happened to learn.
     On the benchmark's world the DSM's features were a fifth of S1's (mean norm 0.21 vs 1.02), so given
     S1 + DSM the model mapped as from S1 alone (54.2 mIoU; a model trained on that pair 63.7); alone, the
-    decoder's per-chip normalisation hid the difference. With each sensor on one scale (README: the
-    benchmark at two seeds) the pair adds the DSM's heights to the backscatter.
+    decoder's per-chip normalisation hid the difference. With each sensor on one scale (docs/any-band-set-log.md:
+    the benchmark at two seeds) the pair adds the DSM's heights to the backscatter.
     """
 
     def __init__(self, dim: int, heads: int = 4) -> None:
@@ -334,7 +334,7 @@ class SegmentationModel(nn.Module):
     instead of leaving the cues only it has (the DSM's canopy texture, S1's backscatter) to the decoder, which
     sees S2 or the aerial in most views and learns them half. With the texture residual in each sensor's
     embedding (:class:`PixelSeriesEmbed`, head revision 3) this lifted every subset of the benchmark's fused
-    model (README, "One model for any band set"); neither changes how any subset is fused.
+    model (docs/any-band-set-log.md); neither changes how any subset is fused.
 
     Args:
         encoder: An ``nn.Module`` following :class:`TokenEncoder`, e.g. :class:`SpectralEncoder`.

@@ -144,7 +144,7 @@ class FinetuneSpec(_Strict):
     # The sensors (of data.sensors) whose bands band_dropout may cut; the others always come in whole. None:
     # every sensor. 0.3 on Sentinel-2 only (the benchmark's fused model) kept most of what band dropout gives
     # unseen sensors at a quarter of its cost on the seen ones: the aerial's four bands carry too much each to
-    # be cut (figures in README, "One model for any band set").
+    # be cut (figures in docs/any-band-set-log.md).
     band_dropout_sensors: SensorList | None = None
     # eofusion's model only (eofusion.training.augment): sigma of each chip's reflectance log-gain (common to
     # its bands; sigma / 2 more per band: exposure and another camera's band responses), for models that will
